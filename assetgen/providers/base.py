@@ -1,0 +1,136 @@
+"""What every provider receives and returns, and the provider interface.
+
+A provider turns one :class:`ImageRequest` (a fully resolved generation or
+edit) into one :class:`ImageResult` (the image bytes and what they cost).
+Providers know nothing of specs, locks or variants: the build owns those.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ..events import Emit, ignore
+
+InputRole = Literal["image", "mask", "reference"]
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """An input image of a request, already hashed."""
+
+    role: InputRole
+    path: Path
+    """Absolute path of the file to send."""
+    sha256: str
+    """Hex content hash of the file (part of the generation key)."""
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """Everything a provider needs to produce an asset's original(s)."""
+
+    asset: str
+    """Concrete asset name, for messages."""
+    key: str
+    """Generation key (``sha256:…``); deterministic providers seed from it."""
+    prompt: str
+    """Rendered, whitespace-normalised prompt."""
+    model: str
+    size: str = "1024x1024"
+    """``WIDTHxHEIGHT`` or ``auto``."""
+    quality: str = "auto"
+    background: str = "auto"
+    n: int = 1
+    """How many candidates to ask for in one call."""
+    output_format: str = "png"
+    output_compression: int | None = None
+    moderation: str | None = None
+    input_fidelity: str | None = None
+    image: InputImage | None = None
+    """Base image of an edit."""
+    mask: InputImage | None = None
+    """Edit region of the base image."""
+    references: tuple[InputImage, ...] = ()
+    keep_unmasked: bool = True
+    """Composite the result onto the base outside the mask (masked edits)."""
+
+    @property
+    def operation(self) -> Literal["generate", "edit"]:
+        return "edit" if self.image is not None or self.references else "generate"
+
+    @property
+    def inputs(self) -> tuple[InputImage, ...]:
+        """Base image first, then references (the order the API receives them)."""
+        first = (self.image,) if self.image is not None else ()
+        return first + self.references
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens the service billed for one request."""
+
+    input_text_tokens: int = 0
+    input_image_tokens: int = 0
+    output_tokens: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "input_text_tokens": self.input_text_tokens,
+            "input_image_tokens": self.input_image_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """What one request produced."""
+
+    images: tuple[bytes, ...]
+    """Encoded image files, one per candidate, in the order received."""
+    format: str = "png"
+    """File format of every image: ``png``, ``jpeg`` or ``webp``."""
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    """Billed cost computed from usage, when prices are known."""
+    model: str = ""
+    """The model that answered."""
+    request_id: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+
+class Provider(ABC):
+    """An image model behind a uniform, async interface.
+
+    Subclasses set ``kind`` (the value of ``[provider] name``): it is part of
+    every generation key, so results of different providers never mix.
+    """
+
+    kind: str = ""
+
+    def __init__(self, emit: Emit = ignore) -> None:
+        self.emit = emit
+
+    def key_params(self, request: ImageRequest) -> dict[str, object]:
+        """Extra, provider-specific values that change the image (go into the key)."""
+        return {}
+
+    def check(self, request: ImageRequest) -> None:
+        """Refuse, before any money is spent, a request this provider cannot serve.
+
+        Raises :class:`~assetgen.errors.SpecError` or
+        :class:`~assetgen.errors.InputImageError` naming the asset and field.
+        """
+
+    def estimate_cost(self, request: ImageRequest) -> float | None:
+        """Estimated USD for the request, or ``None`` when unknown."""
+        return 0.0
+
+    @abstractmethod
+    async def generate(self, request: ImageRequest) -> ImageResult:
+        """Produce the request's image(s). Raises ProviderError on refusal."""
+
+    async def aclose(self) -> None:
+        """Release connections; the provider is not used afterwards."""

@@ -1,0 +1,181 @@
+"""The validated spec as frozen dataclasses: what the rest of assetgen reads.
+
+Raw TOML dicts stop at :mod:`assetgen.spec`, which builds these. Defaults are
+named constants so the README, ``init`` and the loader agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SPEC_NAME = "assetgen.toml"
+DEFAULT_OUT_DIR = "public/img"
+DEFAULT_STORE_DIR = "assets/generated"
+DEFAULT_LOCKFILE = "assetgen.lock"
+DEFAULT_TEMPLATES = "prompts"
+DEFAULT_STATE_DIR = ".assetgen"
+DEFAULT_MODEL = "gpt-image-1-mini"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_CONCURRENCY = 4
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_FLATTEN_BACKGROUND = "#ffffff"
+DEFAULT_VARIANT_FILENAME = "{name}-{width}w.{ext}"
+
+SIZES_FIXED = ("auto", "1024x1024", "1536x1024", "1024x1536")
+QUALITIES = ("auto", "low", "medium", "high")
+BACKGROUNDS = ("auto", "opaque", "transparent")
+MODERATIONS = ("auto", "low")
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+INPUT_FIDELITIES = ("low", "high")
+VARIANT_FORMATS = ("png", "jpeg", "webp", "avif")
+FITS = ("cover", "contain", "inside")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """``[build]``: where things go. Paths are relative to the project root."""
+
+    out_dir: str = DEFAULT_OUT_DIR
+    """Folder the variants are written to."""
+    store_dir: str = DEFAULT_STORE_DIR
+    """Content-addressed originals (commit it)."""
+    lockfile: str = DEFAULT_LOCKFILE
+    templates: str = DEFAULT_TEMPLATES
+    """Jinja2 search path for prompt templates."""
+    manifest: str | None = None
+    """JSON manifest of every variant, for frameworks."""
+    url_prefix: str = "/"
+    """URL under which ``out_dir`` is served (manifest URLs)."""
+    flatten_background: str = DEFAULT_FLATTEN_BACKGROUND
+    """Colour a transparent original is flattened onto for JPEG variants."""
+    jobs: int | None = None
+    """Processes rendering variants; ``None`` = one per core."""
+    max_cost: float | None = None
+    """Refuse plans estimated above this many USD."""
+    confirm_above: float = 1.0
+    """Without a budget, ask before plans estimated above this many USD."""
+    provenance: bool = False
+    """Embed asset name, model and prompt in variants' metadata."""
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """``[provider]``: which image service, and how to talk to it."""
+
+    name: str = "openai"
+    """``openai`` (any OpenAI-compatible Images API) or ``offline``."""
+    model: str = DEFAULT_MODEL
+    base_url: str = DEFAULT_BASE_URL
+    base_url_set: bool = False
+    """Whether the spec set ``base_url`` (else ``OPENAI_BASE_URL`` may override)."""
+    api_key_env: str = DEFAULT_API_KEY_ENV
+    """Name of the environment variable holding the API key (never the key)."""
+    organization: str | None = None
+    project: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    """Seconds to wait for one response (image generation can take minutes)."""
+    concurrency: int = DEFAULT_CONCURRENCY
+    """Requests in flight at once."""
+    requests_per_minute: float | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+    prices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per-model price overrides (resellers): ``{model: {field: USD}}``."""
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One output file derived from an original."""
+
+    width: int | None = None
+    height: int | None = None
+    fit: str = "cover"
+    """``cover`` (crop to fill), ``contain`` (pad to the box), ``inside`` (fit within)."""
+    format: str = "webp"
+    quality: int = 80
+    lossless: bool = False
+    """WebP/AVIF lossless encoding."""
+    filename: str = DEFAULT_VARIANT_FILENAME
+    """Pattern with ``{name}``, ``{width}``, ``{height}``, ``{ext}``, ``{hash8}``."""
+    upscale: bool = False
+    """Allow a variant larger than the original."""
+    background: str | None = None
+    """Flatten/pad colour; ``None`` = ``[build] flatten_background``."""
+
+    def recipe(self) -> dict[str, Any]:
+        """Everything that shapes the output bytes, for the variant key."""
+        return {
+            "width": self.width,
+            "height": self.height,
+            "fit": self.fit,
+            "format": self.format,
+            "quality": self.quality,
+            "lossless": self.lossless,
+            "filename": self.filename,
+            "upscale": self.upscale,
+            "background": self.background,
+        }
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    """One ``[[asset]]`` table as written (before matrix expansion)."""
+
+    index: int
+    """Position in the spec, 0-based (for messages: ``asset #3``)."""
+    name: str
+    """Name template (Jinja2); rendered per matrix combination."""
+    prompt: str | None = None
+    template: str | None = None
+    matrix: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    """Generation parameters after ``[defaults]``: size, quality, background, ..."""
+    model: str | None = None
+    """Per-asset model override."""
+    image: str | None = None
+    mask: str | None = None
+    references: tuple[str, ...] = ()
+    variants: tuple[VariantSpec, ...] = ()
+    take: int = 0
+    """Ask for a fresh roll of the same inputs by bumping this."""
+    candidates: int = 1
+    keep_unmasked: bool = True
+
+    @property
+    def label(self) -> str:
+        """How messages name the asset before its name is rendered."""
+        return self.name if "{" not in self.name else f"#{self.index + 1} ({self.name})"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A whole validated ``assetgen.toml``."""
+
+    path: Path
+    """Absolute path of the spec file."""
+    build: BuildConfig
+    provider: ProviderConfig
+    defaults: dict[str, Any]
+    vars: dict[str, Any]
+    variant_sets: dict[str, tuple[VariantSpec, ...]]
+    assets: tuple[AssetSpec, ...]
+
+    @property
+    def root(self) -> Path:
+        """The project folder: the spec's folder; every relative path starts here."""
+        return self.path.parent
+
+    @property
+    def display_path(self) -> str:
+        return self.path.name
+
+    def project_path(self, relative: str) -> Path:
+        return self.root / relative
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / DEFAULT_STATE_DIR
