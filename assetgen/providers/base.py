@@ -123,6 +123,7 @@ class Provider(ABC):
         Raises :class:`~assetgen.errors.SpecError` or
         :class:`~assetgen.errors.InputImageError` naming the asset and field.
         """
+        return None
 
     def estimate_cost(self, request: ImageRequest) -> float | None:
         """Estimated USD for the request, or ``None`` when unknown."""
@@ -134,3 +135,4 @@ class Provider(ABC):
 
     async def aclose(self) -> None:
         """Release connections; the provider is not used afterwards."""
+        return None

@@ -1,0 +1,571 @@
+"""Read and validate ``assetgen.toml`` into :class:`~assetgen.spec_types.Spec`.
+
+Validation happens in one pass that collects every problem (unknown keys
+with a "did you mean", wrong types, values outside their allowed list, paths
+that would leave the project) and raises them together as
+:class:`~assetgen.errors.SpecErrors`. Problems that need the matrix expanded
+or files hashed (duplicate names, missing input images) are found by
+:mod:`assetgen.graph`, in the same spirit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .checks import (
+    COLOUR_PATTERN,
+    is_bool,
+    is_dict,
+    is_int,
+    is_list_of,
+    is_non_empty_str,
+    is_non_negative_int,
+    is_non_negative_number,
+    is_percent,
+    is_percent_nonzero,
+    is_positive_int,
+    is_positive_number,
+    is_size,
+    is_str,
+    is_table_of_tables,
+)
+from .errors import SpecError, SpecErrors
+from .spec_types import (
+    BACKGROUNDS,
+    DEFAULT_SPEC_NAME,
+    FITS,
+    INPUT_FIDELITIES,
+    MODERATIONS,
+    OUTPUT_FORMATS,
+    QUALITIES,
+    VARIANT_FORMATS,
+    AssetSpec,
+    BuildConfig,
+    ProviderConfig,
+    Spec,
+    VariantSpec,
+)
+
+SECTIONS = ("build", "provider", "defaults", "vars", "variant_sets", "asset")
+BUILD_KEYS = tuple(BuildConfig.__dataclass_fields__)
+PROVIDER_KEYS = tuple(k for k in ProviderConfig.__dataclass_fields__ if k != "base_url_set")
+GENERATION_KEYS = (
+    "size",
+    "quality",
+    "background",
+    "moderation",
+    "output_format",
+    "output_compression",
+    "input_fidelity",
+)
+DEFAULTS_KEYS = (*GENERATION_KEYS, "model", "variants", "keep_unmasked")
+ASSET_KEYS = (
+    "name",
+    "prompt",
+    "template",
+    "matrix",
+    "vars",
+    "image",
+    "mask",
+    "references",
+    "take",
+    "candidates",
+    *DEFAULTS_KEYS,
+)
+VARIANT_KEYS = tuple(VariantSpec.__dataclass_fields__)
+VARIANT_SET_KEYS = (*VARIANT_KEYS, "widths", "heights", "formats")
+
+
+def find_spec(start: Path) -> Path | None:
+    """``assetgen.toml`` in ``start`` or the nearest parent folder that has one."""
+    for folder in (start, *start.parents):
+        candidate = folder / DEFAULT_SPEC_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_spec(path: Path) -> Spec:
+    """Read, validate and return the spec at ``path``; raise every problem at once."""
+    path = path.resolve()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SpecError("spec file not found", file=str(path)) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"not valid TOML: {exc}", file=path.name) from exc
+    return SpecReader(path, data).read()
+
+
+def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def check_project_path(value: str) -> str | None:
+    """Why ``value`` may not name a path inside the project, or ``None`` if it may."""
+    posix = PurePosixPath(value.replace("\\", "/"))
+    if posix.is_absolute() or re.match(r"^[A-Za-z]:", value):
+        return "must be a path relative to the project folder, not an absolute path"
+    if ".." in posix.parts:
+        return "must stay inside the project folder ('..' is not allowed)"
+    if not value.strip():
+        return "must not be empty"
+    return None
+
+
+class SpecReader:
+    """One validation pass over the parsed TOML, collecting problems."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self.problems: list[SpecError] = []
+
+    # -- reporting --------------------------------------------------------
+
+    def problem(
+        self, message: str, *, field: str, asset: str | None = None, hint: str | None = None
+    ) -> None:
+        self.problems.append(
+            SpecError(message, file=self.path.name, asset=asset, field=field, hint=hint)
+        )
+
+    def unknown_keys(
+        self, table: dict[str, Any], allowed: tuple[str, ...], prefix: str, asset: str | None = None
+    ) -> None:
+        for key in table:
+            if key not in allowed:
+                self.problem(
+                    "unknown key",
+                    field=f"{prefix}{key}",
+                    asset=asset,
+                    hint=did_you_mean(key, allowed) or f"expected one of: {', '.join(allowed)}",
+                )
+
+    def typed(
+        self,
+        table: dict[str, Any],
+        key: str,
+        check: Callable[[Any], bool],
+        expected: str,
+        *,
+        prefix: str,
+        asset: str | None = None,
+    ) -> Any:
+        """``table[key]`` if present and of the right type; else report and return None."""
+        if key not in table:
+            return None
+        value = table[key]
+        if check(value):
+            return value
+        self.problem(
+            f"expected {expected}, got {type(value).__name__} {value!r}",
+            field=f"{prefix}{key}",
+            asset=asset,
+        )
+        return None
+
+    def choice(
+        self,
+        table: dict[str, Any],
+        key: str,
+        allowed: tuple[str, ...],
+        *,
+        prefix: str,
+        asset: str | None = None,
+    ) -> str | None:
+        value = self.typed(table, key, is_str, "a string", prefix=prefix, asset=asset)
+        if value is None or value in allowed:
+            return value
+        self.problem(
+            f"unknown value {value!r}; expected one of: {', '.join(allowed)}",
+            field=f"{prefix}{key}",
+            asset=asset,
+            hint=did_you_mean(value, allowed),
+        )
+        return None
+
+    def project_path(
+        self, table: dict[str, Any], key: str, *, prefix: str, asset: str | None = None
+    ) -> str | None:
+        value = self.typed(table, key, is_str, "a string", prefix=prefix, asset=asset)
+        if value is None:
+            return None
+        reason = check_project_path(value)
+        if reason:
+            self.problem(f"{value!r} {reason}", field=f"{prefix}{key}", asset=asset)
+            return None
+        return value
+
+    def table(self, key: str) -> dict[str, Any]:
+        value = self.data.get(key, {})
+        if isinstance(value, dict):
+            return value
+        self.problem(f"expected a table [{key}], got {type(value).__name__}", field=key)
+        return {}
+
+    # -- sections ---------------------------------------------------------
+
+    def read(self) -> Spec:
+        self.unknown_keys(self.data, SECTIONS, "")
+        build = self.read_build(self.table("build"))
+        provider = self.read_provider(self.table("provider"))
+        defaults = self.read_generation(self.table("defaults"), "defaults.", DEFAULTS_KEYS)
+        variables = self.table("vars")
+        variant_sets = self.read_variant_sets(self.table("variant_sets"))
+        assets = self.read_assets(defaults, variant_sets)
+        SpecErrors.raise_if_any(self.problems)
+        return Spec(
+            path=self.path,
+            build=build,
+            provider=provider,
+            defaults=defaults,
+            vars=dict(variables),
+            variant_sets=variant_sets,
+            assets=tuple(assets),
+        )
+
+    def read_build(self, table: dict[str, Any]) -> BuildConfig:
+        self.unknown_keys(table, BUILD_KEYS, "build.")
+        values: dict[str, Any] = {}
+        for key in ("out_dir", "store_dir", "lockfile", "templates", "manifest"):
+            values[key] = self.project_path(table, key, prefix="build.")
+        values["url_prefix"] = self.typed(table, "url_prefix", is_str, "a string", prefix="build.")
+        values["flatten_background"] = self.colour(table, "flatten_background", "build.")
+        values["jobs"] = self.typed(
+            table, "jobs", is_positive_int, "an integer >= 1", prefix="build."
+        )
+        for key in ("max_cost", "confirm_above"):
+            values[key] = self.typed(
+                table, key, is_non_negative_number, "a number >= 0", prefix="build."
+            )
+        values["provenance"] = self.typed(
+            table, "provenance", is_bool, "true or false", prefix="build."
+        )
+        return BuildConfig(**{k: v for k, v in values.items() if v is not None})
+
+    def read_provider(self, table: dict[str, Any]) -> ProviderConfig:
+        from .providers import PROVIDER_NAMES
+
+        self.unknown_keys(table, PROVIDER_KEYS, "provider.")
+        p = "provider."
+        values: dict[str, Any] = {
+            "name": self.choice(table, "name", PROVIDER_NAMES, prefix=p),
+            "timeout": self.typed(
+                table, "timeout", is_positive_number, "a number of seconds > 0", prefix=p
+            ),
+            "concurrency": self.typed(
+                table, "concurrency", is_positive_int, "an integer >= 1", prefix=p
+            ),
+            "max_retries": self.typed(
+                table, "max_retries", is_non_negative_int, "an integer >= 0", prefix=p
+            ),
+            "requests_per_minute": self.typed(
+                table, "requests_per_minute", is_positive_number, "a number > 0", prefix=p
+            ),
+            "prices": self.typed(
+                table, "prices", is_table_of_tables, "a table of tables", prefix=p
+            ),
+        }
+        for key in ("model", "base_url", "api_key_env", "organization", "project"):
+            values[key] = self.typed(table, key, is_non_empty_str, "a non-empty string", prefix=p)
+        values["base_url_set"] = values["base_url"] is not None
+        return ProviderConfig(**{k: v for k, v in values.items() if v is not None})
+
+    def read_generation(
+        self, table: dict[str, Any], prefix: str, allowed: tuple[str, ...], asset: str | None = None
+    ) -> dict[str, Any]:
+        """Generation parameters (and per-asset extras) of ``[defaults]`` or an asset."""
+        self.unknown_keys(table, allowed, prefix, asset)
+        out: dict[str, Any] = {}
+        for key, values in (
+            ("quality", QUALITIES),
+            ("background", BACKGROUNDS),
+            ("moderation", MODERATIONS),
+            ("output_format", OUTPUT_FORMATS),
+            ("input_fidelity", INPUT_FIDELITIES),
+        ):
+            out[key] = self.choice(table, key, values, prefix=prefix, asset=asset)
+        out["size"] = self.typed(
+            table, "size", is_size, 'a size like "1024x1024" or "auto"', prefix=prefix, asset=asset
+        )
+        out["output_compression"] = self.typed(
+            table, "output_compression", is_percent, "an integer 0-100", prefix=prefix, asset=asset
+        )
+        out["model"] = self.typed(
+            table, "model", is_non_empty_str, "a model id", prefix=prefix, asset=asset
+        )
+        out["keep_unmasked"] = self.typed(
+            table, "keep_unmasked", is_bool, "true or false", prefix=prefix, asset=asset
+        )
+        if "variants" in table:
+            out["variants"] = table["variants"]
+        return {k: v for k, v in out.items() if v is not None}
+
+    def colour(
+        self, table: dict[str, Any], key: str, prefix: str, asset: str | None = None
+    ) -> str | None:
+        value = self.typed(table, key, is_str, "a colour string", prefix=prefix, asset=asset)
+        if value is None or COLOUR_PATTERN.match(value):
+            return value
+        self.problem(
+            f"expected a colour like '#ffffff' or '#00000000', got {value!r}",
+            field=f"{prefix}{key}",
+            asset=asset,
+        )
+        return None
+
+    # -- variants ---------------------------------------------------------
+
+    def read_variant_sets(self, table: dict[str, Any]) -> dict[str, tuple[VariantSpec, ...]]:
+        sets: dict[str, tuple[VariantSpec, ...]] = {}
+        for name, body in table.items():
+            prefix = f"variant_sets.{name}."
+            if not isinstance(body, dict):
+                self.problem("expected a table", field=f"variant_sets.{name}")
+                continue
+            self.unknown_keys(body, VARIANT_SET_KEYS, prefix)
+            sets[name] = self.expand_variant_set(body, prefix)
+        return sets
+
+    def expand_variant_set(
+        self, body: dict[str, Any], prefix: str, asset: str | None = None
+    ) -> tuple[VariantSpec, ...]:
+        """``widths`` × ``heights`` × ``formats`` (each optional) into VariantSpecs."""
+        axes: dict[str, list[Any]] = {}
+        for plural, singular, check, expected in (
+            ("widths", "width", is_positive_int, "an integer >= 1"),
+            ("heights", "height", is_positive_int, "an integer >= 1"),
+            ("formats", "format", is_str, "a format name"),
+        ):
+            values = self.typed(
+                body,
+                plural,
+                lambda v, c=check: is_list_of(v, c),
+                f"a list, each {expected}",
+                prefix=prefix,
+                asset=asset,
+            )
+            if values:
+                axes[singular] = values
+        shared = {k: v for k, v in body.items() if k not in ("widths", "heights", "formats")}
+        combos: list[dict[str, Any]] = [shared]
+        for key, values in axes.items():
+            combos = [{**combo, key: value} for combo in combos for value in values]
+        variants = [self.variant(combo, prefix, asset) for combo in combos]
+        return tuple(v for v in variants if v is not None)
+
+    def variant(self, table: dict[str, Any], prefix: str, asset: str | None) -> VariantSpec | None:
+        before = len(self.problems)
+        self.unknown_keys(table, VARIANT_KEYS, prefix, asset)
+        values: dict[str, Any] = {
+            "width": self.typed(
+                table, "width", is_positive_int, "an integer >= 1", prefix=prefix, asset=asset
+            ),
+            "height": self.typed(
+                table, "height", is_positive_int, "an integer >= 1", prefix=prefix, asset=asset
+            ),
+            "fit": self.choice(table, "fit", FITS, prefix=prefix, asset=asset),
+            "format": self.variant_format(table, prefix, asset),
+            "quality": self.typed(
+                table, "quality", is_percent_nonzero, "an integer 1-100", prefix=prefix, asset=asset
+            ),
+            "lossless": self.typed(
+                table, "lossless", is_bool, "true or false", prefix=prefix, asset=asset
+            ),
+            "upscale": self.typed(
+                table, "upscale", is_bool, "true or false", prefix=prefix, asset=asset
+            ),
+            "background": self.colour(table, "background", prefix, asset),
+            "filename": self.filename_pattern(table, prefix, asset),
+        }
+        if len(self.problems) > before:
+            return None
+        return VariantSpec(**{k: v for k, v in values.items() if v is not None})
+
+    def variant_format(self, table: dict[str, Any], prefix: str, asset: str | None) -> str | None:
+        fmt = self.choice(table, "format", (*VARIANT_FORMATS, "jpg"), prefix=prefix, asset=asset)
+        fmt = "jpeg" if fmt == "jpg" else fmt
+        if fmt == "avif":
+            from .variants import format_supported
+
+            if not format_supported("avif"):
+                self.problem(
+                    "this Pillow cannot write AVIF; upgrade Pillow (>= 11.2 has it built in) "
+                    "or install pillow-avif-plugin, or choose webp",
+                    field=f"{prefix}format",
+                    asset=asset,
+                )
+                return None
+        return fmt
+
+    def filename_pattern(self, table: dict[str, Any], prefix: str, asset: str | None) -> str | None:
+        value = self.typed(
+            table, "filename", is_str, "a filename pattern", prefix=prefix, asset=asset
+        )
+        if value is None:
+            return None
+        from .variants import check_filename_pattern
+
+        reason = check_filename_pattern(value)
+        if reason:
+            self.problem(f"{value!r}: {reason}", field=f"{prefix}filename", asset=asset)
+            return None
+        return value
+
+    def asset_variants(
+        self, value: Any, sets: dict[str, tuple[VariantSpec, ...]], asset: str
+    ) -> tuple[VariantSpec, ...]:
+        """An asset's ``variants``: names of variant sets and/or inline tables."""
+        if not isinstance(value, list):
+            self.problem(
+                "expected a list of variant set names or inline tables",
+                field="variants",
+                asset=asset,
+            )
+            return ()
+        out: list[VariantSpec] = []
+        for position, item in enumerate(value):
+            if isinstance(item, str):
+                if item in sets:
+                    out.extend(sets[item])
+                else:
+                    self.problem(
+                        f"no variant set {item!r}",
+                        field=f"variants[{position}]",
+                        asset=asset,
+                        hint=did_you_mean(item, list(sets))
+                        or f"defined sets: {', '.join(sets) or 'none'}",
+                    )
+            elif isinstance(item, dict):
+                out.extend(self.expand_variant_set(item, f"variants[{position}].", asset))
+            else:
+                self.problem(
+                    f"expected a set name or a table, got {item!r}",
+                    field=f"variants[{position}]",
+                    asset=asset,
+                )
+        return tuple(out)
+
+    # -- assets -----------------------------------------------------------
+
+    def read_assets(
+        self, defaults: dict[str, Any], sets: dict[str, tuple[VariantSpec, ...]]
+    ) -> list[AssetSpec]:
+        raw = self.data.get("asset", [])
+        if not isinstance(raw, list):
+            self.problem("expected [[asset]] tables", field="asset")
+            return []
+        assets = []
+        for index, table in enumerate(raw):
+            if not isinstance(table, dict):
+                self.problem("expected a table", field=f"asset[{index}]")
+                continue
+            asset = self.read_asset(index, table, defaults, sets)
+            if asset is not None:
+                assets.append(asset)
+        return assets
+
+    def read_asset(
+        self,
+        index: int,
+        table: dict[str, Any],
+        defaults: dict[str, Any],
+        sets: dict[str, tuple[VariantSpec, ...]],
+    ) -> AssetSpec | None:
+        name = table.get("name")
+        label = name if isinstance(name, str) and name else f"#{index + 1}"
+        before = len(self.problems)
+        if not isinstance(name, str) or not name.strip():
+            self.problem("every asset needs a name (a string)", field="name", asset=label)
+        prompt = self.typed(table, "prompt", is_str, "a string", prefix="", asset=label)
+        template = self.typed(
+            table, "template", is_non_empty_str, "a template file name", prefix="", asset=label
+        )
+        if (prompt is None) == (template is None):
+            self.problem("give exactly one of 'prompt' or 'template'", field="prompt", asset=label)
+        own = self.read_generation(
+            {k: v for k, v in table.items() if k in DEFAULTS_KEYS}, "", DEFAULTS_KEYS, label
+        )
+        self.unknown_keys(table, ASSET_KEYS, "", label)
+        params = {**defaults, **own}
+        variants = self.asset_variants(params.pop("variants", []), sets, label)
+        model = params.pop("model", None)
+        keep_unmasked = params.pop("keep_unmasked", True)
+        matrix = self.matrix(table.get("matrix", {}), label)
+        asset_vars = self.typed(table, "vars", is_dict, "a table", prefix="", asset=label) or {}
+        image = self.typed(
+            table, "image", is_non_empty_str, "a file path or @asset", prefix="", asset=label
+        )
+        mask = self.typed(
+            table, "mask", is_non_empty_str, "a file path or @asset", prefix="", asset=label
+        )
+        if mask is not None and image is None:
+            self.problem("a mask needs a base 'image' to apply to", field="mask", asset=label)
+        references = (
+            self.typed(
+                table,
+                "references",
+                lambda v: is_list_of(v, is_non_empty_str),
+                "a list of file paths",
+                prefix="",
+                asset=label,
+            )
+            or []
+        )
+        take = self.typed(
+            table, "take", is_non_negative_int, "an integer >= 0", prefix="", asset=label
+        )
+        candidates = self.typed(
+            table,
+            "candidates",
+            lambda v: is_int(v) and 1 <= v <= 10,
+            "an integer 1-10",
+            prefix="",
+            asset=label,
+        )
+        if len(self.problems) > before:
+            return None
+        return AssetSpec(
+            index=index,
+            name=name,
+            prompt=prompt,
+            template=template,
+            matrix=matrix,
+            vars=dict(asset_vars),
+            params=params,
+            model=model,
+            image=image,
+            mask=mask,
+            references=tuple(references),
+            variants=variants,
+            take=take or 0,
+            candidates=candidates or 1,
+            keep_unmasked=keep_unmasked,
+        )
+
+    def matrix(self, value: Any, label: str) -> dict[str, tuple[Any, ...]]:
+        if not isinstance(value, dict):
+            self.problem("expected a table of lists", field="matrix", asset=label)
+            return {}
+        out: dict[str, tuple[Any, ...]] = {}
+        for key, values in value.items():
+            if not isinstance(values, list) or not values:
+                self.problem("expected a non-empty list", field=f"matrix.{key}", asset=label)
+                continue
+            out[key] = tuple(values)
+        return out
+
+
+def with_provider(spec: Spec, name: str | None) -> Spec:
+    """The spec with ``[provider] name`` overridden (``--provider``)."""
+    if name is None or name == spec.provider.name:
+        return spec
+    return replace(spec, provider=replace(spec.provider, name=name))
