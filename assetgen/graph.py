@@ -1,0 +1,223 @@
+"""Concrete assets: matrix expansion, rendered prompts, hashed inputs, keys.
+
+:func:`expand` turns the spec's ``[[asset]]`` tables into :class:`Asset`
+values, one per matrix combination, each with its rendered name and prompt,
+resolved parameters and hashed input files. Problems found here (duplicate
+names, unsafe names, missing files, template errors) are collected across
+all assets and raised together, like the spec loader's.
+
+Keys are hashes of canonical JSON (sorted keys, no whitespace), versioned by
+``KEY_SCHEMA`` so a change in what keys cover can be rolled out on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import SpecError, SpecErrors
+from .hashing import HashCache
+from .prompts import PromptRenderer
+from .spec_types import DEFAULT_PARAMS, AssetSpec, Spec, VariantSpec
+
+KEY_SCHEMA = 1
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+InputRole = Literal["image", "mask", "reference"]
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """One input image of an asset, as named in the spec and as found on disk."""
+
+    role: InputRole
+    source: str
+    """The value as rendered from the spec (a project-relative path)."""
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One concrete asset: what to ask the provider for, and what to derive."""
+
+    name: str
+    spec: AssetSpec
+    prompt: str
+    model: str
+    params: dict[str, Any]
+    inputs: tuple[InputRef, ...]
+    variants: tuple[VariantSpec, ...]
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def operation(self) -> Literal["generate", "edit"]:
+        return "edit" if self.inputs else "generate"
+
+    def input(self, role: InputRole) -> InputRef | None:
+        return next((ref for ref in self.inputs if ref.role == role), None)
+
+    @property
+    def references(self) -> tuple[InputRef, ...]:
+        return tuple(ref for ref in self.inputs if ref.role == "reference")
+
+    @property
+    def masked(self) -> bool:
+        return self.input("mask") is not None
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def hash_key(payload: dict[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def key_params(asset: Asset) -> dict[str, Any]:
+    """The parameters that shape the returned image (part of the key and the lock)."""
+    params = dict(asset.params)
+    if asset.spec.candidates > 1:
+        params["n"] = asset.spec.candidates
+    if asset.masked:
+        params["keep_unmasked"] = asset.spec.keep_unmasked
+    return params
+
+
+def generation_key(provider: str, asset: Asset) -> str:
+    """What the provider returns depends on exactly these; nothing else goes in."""
+    return hash_key(
+        {
+            "schema": KEY_SCHEMA,
+            "provider": provider,
+            "model": asset.model,
+            "operation": asset.operation,
+            "prompt": asset.prompt,
+            "params": key_params(asset),
+            "inputs": [[ref.role, ref.sha256] for ref in asset.inputs],
+            "take": asset.spec.take,
+        }
+    )
+
+
+def variant_key(original_sha256: str, recipe: dict[str, Any]) -> str:
+    """Original content + recipe; deliberately not the encoder's version."""
+    return hash_key({"schema": KEY_SCHEMA, "original": original_sha256, "recipe": recipe})
+
+
+def combinations(matrix: dict[str, tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The cartesian product of the matrix, in the order the spec lists values."""
+    keys = list(matrix)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*matrix.values())]
+
+
+class Expander:
+    """Expands a spec into concrete assets, collecting every problem."""
+
+    def __init__(self, spec: Spec, hashes: HashCache) -> None:
+        self.spec = spec
+        self.hashes = hashes
+        self.file = spec.display_path
+        self.renderer = PromptRenderer(spec.project_path(spec.build.templates), spec_file=self.file)
+        self.problems: list[SpecError] = []
+        self.seen: dict[str, AssetSpec] = {}
+
+    def expand(self) -> list[Asset]:
+        assets: list[Asset] = []
+        for asset_spec in self.spec.assets:
+            for combo in combinations(asset_spec.matrix):
+                try:
+                    asset = self.concrete(asset_spec, combo)
+                except SpecError as exc:
+                    self.problems.append(exc)
+                    continue
+                if asset is not None:
+                    assets.append(asset)
+        SpecErrors.raise_if_any(self.problems)
+        return assets
+
+    def concrete(self, asset_spec: AssetSpec, combo: dict[str, Any]) -> Asset | None:
+        variables = {**self.spec.vars, **asset_spec.vars, **combo}
+        name = self.name(asset_spec, variables)
+        if name is None:
+            return None
+        prompt = self.renderer.render_prompt(
+            asset_spec.prompt, asset_spec.template, variables, asset=name
+        )
+        inputs = self.inputs(asset_spec, variables, name)
+        return Asset(
+            name=name,
+            spec=asset_spec,
+            prompt=prompt,
+            model=asset_spec.model or self.spec.provider.model,
+            params={**DEFAULT_PARAMS, **asset_spec.params},
+            inputs=inputs,
+            variants=asset_spec.variants,
+            variables=variables,
+        )
+
+    def name(self, asset_spec: AssetSpec, variables: dict[str, Any]) -> str | None:
+        name = self.renderer.render_string(
+            asset_spec.name, variables, asset=asset_spec.label, field="name"
+        ).strip()
+        if not SAFE_NAME.match(name):
+            self.problem(
+                f"{name!r} is not a safe file name: use letters, digits, '.', '_' and '-', "
+                "starting with a letter or digit (at most 128 characters)",
+                asset=asset_spec.label,
+                field="name",
+            )
+            return None
+        first = self.seen.get(name)
+        if first is not None:
+            self.problem(
+                f"duplicate asset name {name!r} (also made by asset #{first.index + 1}); "
+                "add a matrix variable to the name to tell them apart",
+                asset=asset_spec.label,
+                field="name",
+            )
+            return None
+        self.seen[name] = asset_spec
+        return name
+
+    def inputs(
+        self, asset_spec: AssetSpec, variables: dict[str, Any], name: str
+    ) -> tuple[InputRef, ...]:
+        named: list[tuple[InputRole, str, str]] = []
+        if asset_spec.image:
+            named.append(("image", "image", asset_spec.image))
+        if asset_spec.mask:
+            named.append(("mask", "mask", asset_spec.mask))
+        named.extend(
+            ("reference", f"references[{i}]", ref) for i, ref in enumerate(asset_spec.references)
+        )
+        refs = []
+        for role, field_name, template in named:
+            source = self.renderer.render_string(template, variables, asset=name, field=field_name)
+            ref = self.input_file(role, source.strip(), name, field_name)
+            if ref is not None:
+                refs.append(ref)
+        return tuple(refs)
+
+    def input_file(
+        self, role: InputRole, source: str, asset: str, field_name: str
+    ) -> InputRef | None:
+        path = self.spec.project_path(source)
+        digest = self.hashes.sha256_or_none(path)
+        if digest is None:
+            self.problem(f"file not found: {source}", asset=asset, field=field_name)
+            return None
+        return InputRef(role=role, source=source, path=path, sha256=digest)
+
+    def problem(self, message: str, *, asset: str, field: str) -> None:
+        self.problems.append(SpecError(message, file=self.file, asset=asset, field=field))
+
+
+def expand(spec: Spec, hashes: HashCache) -> list[Asset]:
+    """Every concrete asset of the spec, in spec order; raises SpecErrors."""
+    return Expander(spec, hashes).expand()

@@ -1,0 +1,96 @@
+"""Content hashes of files, with a stat cache so unchanged files are not re-read.
+
+The cache maps a path to ``(size, mtime_ns, inode, sha256)``. A file whose
+stat matches is trusted; anything else is re-hashed. This is what makes a
+no-op build cheap: it reads no image and re-encodes nothing. Deleting the
+cache file is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .fsutil import atomic_write_text
+
+CACHE_VERSION = 1
+CHUNK = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _signature(stat: os.stat_result) -> list[int]:
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+class HashCache:
+    """File hashes keyed by path, trusted while size, mtime and inode hold."""
+
+    def __init__(self, cache_file: Path | None = None) -> None:
+        self.cache_file = cache_file
+        self.entries: dict[str, list[object]] = {}
+        self.changed = False
+        self.reads = 0
+        """Files actually read (for tests and benchmarks)."""
+        if cache_file is not None:
+            self._load(cache_file)
+
+    def _load(self, cache_file: Path) -> None:
+        try:
+            data = json.loads(cache_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return  # a missing or damaged cache only costs re-hashing
+        if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
+            entries = data.get("files")
+            if isinstance(entries, dict):
+                self.entries = entries
+
+    def sha256(self, path: Path) -> str:
+        """Hex sha256 of the file at ``path`` (raises FileNotFoundError)."""
+        stat = path.stat()
+        key = str(path)
+        cached = self.entries.get(key)
+        if cached is not None and cached[:3] == _signature(stat):
+            return str(cached[3])
+        digest = sha256_file(path)
+        self.reads += 1
+        self.entries[key] = [*_signature(path.stat()), digest]
+        self.changed = True
+        return digest
+
+    def sha256_or_none(self, path: Path) -> str | None:
+        try:
+            return self.sha256(path)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def record(self, path: Path, digest: str) -> None:
+        """Remember the hash of a file we just wrote (saves reading it back)."""
+        self.entries[str(path)] = [*_signature(path.stat()), digest]
+        self.changed = True
+
+    def forget(self, path: Path) -> None:
+        if self.entries.pop(str(path), None) is not None:
+            self.changed = True
+
+    def save(self) -> None:
+        """Write the cache if anything changed (atomically)."""
+        if self.cache_file is None or not self.changed:
+            return
+        payload = {"version": CACHE_VERSION, "files": dict(sorted(self.entries.items()))}
+        atomic_write_text(
+            self.cache_file, json.dumps(payload, separators=(",", ":")), durable=False
+        )
+        self.changed = False
