@@ -1,0 +1,356 @@
+"""Run a plan: generate what is new, reuse what is known, render variants.
+
+Order of durability for every asset, so an interruption at any point loses
+nothing paid for:
+
+1. the provider answers → originals are written to the store and the key
+   cache (``Store.put`` + ``Store.remember``) and the lock journal records
+   the new entry: the image is safe before anything else can fail;
+2. variants are rendered in the process pool and written atomically;
+3. the journal records the entry with its variants.
+
+The journal is folded into ``assetgen.lock`` at the end (or, after a crash,
+at the next start). A failed asset is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import AssetgenError, SpecError, SpecErrors
+from .events import Emit, Event, ignore
+from .lockfile import LockEntry, Lockfile, LockInput, LockVariant
+from .plan import AssetStep, Plan, Removal
+from .project import Project, to_request
+from .providers.base import ImageResult, Provider
+from .store import KeyRecord
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    jobs: int | None = None
+    """Variant rendering processes (``None``: ``[build] jobs`` or one per core)."""
+
+
+@dataclass
+class AssetOutcome:
+    name: str
+    action: str
+    status: str
+    """``generated``, ``reused``, ``rendered``, ``fresh``, ``failed`` or ``skipped``."""
+    error: str | None = None
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass
+class BuildReport:
+    outcomes: list[AssetOutcome] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    lock_written: bool = False
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    @property
+    def failed(self) -> list[AssetOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def cost_usd(self) -> float:
+        return round(sum(o.cost_usd for o in self.outcomes), 6)
+
+    def summary(self) -> str:
+        return (
+            f"{self.count('generated')} generated, {self.count('reused')} reused, "
+            f"{self.count('rendered')} rendered, {len(self.removed)} removed, "
+            f"{self.count('failed')} failed"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generated": self.count("generated"),
+            "reused": self.count("reused"),
+            "rendered": self.count("rendered"),
+            "fresh": self.count("fresh"),
+            "removed": sorted(self.removed),
+            "failed": self.count("failed"),
+            "cost_usd": self.cost_usd,
+            "seconds": round(self.seconds, 3),
+            "assets": [
+                {
+                    "name": o.name,
+                    "action": o.action,
+                    "status": o.status,
+                    "error": o.error,
+                    "cost_usd": o.cost_usd,
+                    "seconds": round(o.seconds, 3),
+                }
+                for o in sorted(self.outcomes, key=lambda o: o.name)
+            ],
+        }
+
+
+def timestamp() -> str:
+    """UTC now, or ``SOURCE_DATE_EPOCH`` for reproducible builds."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def preflight(provider: Provider, plan: Plan) -> None:
+    """Refuse, before any money is spent, every request the provider cannot serve."""
+    problems: list[SpecError] = []
+    for step in plan.steps:
+        if step.action != "generate":
+            continue
+        try:
+            provider.check(to_request(step.asset, step.key))
+        except AssetgenError as exc:
+            problems.append(SpecError(exc.message, file=exc.file, asset=step.name, field=exc.field))
+    SpecErrors.raise_if_any(problems)
+
+
+class Builder:
+    """Executes one plan against one project."""
+
+    def __init__(
+        self,
+        project: Project,
+        plan: Plan,
+        provider: Provider | None,
+        *,
+        emit: Emit = ignore,
+        options: BuildOptions | None = None,
+    ) -> None:
+        self.project = project
+        self.spec = project.spec
+        self.plan = plan
+        self.provider = provider
+        self.emit = emit
+        self.options = options or BuildOptions()
+        self.lock: Lockfile = project.lock()
+        self.report = BuildReport()
+        self.flattened: list[str] = []
+        self._pool: Executor | None = None
+
+    # -- orchestration ----------------------------------------------------
+
+    async def run(self) -> BuildReport:
+        started = time.monotonic()
+        todo = [step for step in self.plan.steps if step.action != "fresh"]
+        self.report.outcomes.extend(
+            AssetOutcome(s.name, s.action, "fresh") for s in self.plan.steps if s.action == "fresh"
+        )
+        try:
+            await asyncio.gather(*(self.run_step(step) for step in todo))
+            for removal in self.plan.removals:
+                self.remove(removal)
+        finally:
+            self.finish()
+            self.report.seconds = time.monotonic() - started
+        return self.report
+
+    def finish(self) -> None:
+        """Fold the journal into the lock and save the stat cache (also on Ctrl-C)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.report.outcomes and not self.plan.is_noop:
+            self.report.lock_written = self.project.locks.write(self.lock)
+        self.project.locks.close()
+        self.project.hashes.save()
+        if self.flattened:
+            names = ", ".join(sorted(self.flattened))
+            self.emit(
+                Event(
+                    "warning",
+                    "transparent originals were flattened onto the background colour for "
+                    f"JPEG variants ([build] flatten_background): {names}",
+                )
+            )
+
+    async def run_step(self, step: AssetStep) -> None:
+        started = time.monotonic()
+        self.emit(Event("start", step.action, asset=step.name, data={"reason": step.reason}))
+        outcome = AssetOutcome(step.name, step.action, "failed")
+        try:
+            entry = await self.original_entry(step, outcome)
+            await self.render(step, entry)
+            outcome.status = {"generate": "generated", "reuse": "reused"}.get(
+                step.action, "rendered"
+            )
+            self.emit(Event("done", outcome.status, asset=step.name))
+        except AssetgenError as exc:
+            outcome.error = str(exc) if exc.asset else f"{step.name}: {exc}"
+            self.emit(Event("failed", outcome.error, asset=step.name))
+        finally:
+            outcome.seconds = time.monotonic() - started
+            self.report.outcomes.append(outcome)
+
+    # -- originals ----------------------------------------------------------
+
+    async def original_entry(self, step: AssetStep, outcome: AssetOutcome) -> LockEntry:
+        """The asset's lock entry once its original is in the store (paying if needed)."""
+        if step.action == "generate":
+            record = await self.generate(step)
+            outcome.cost_usd = record.cost_usd
+            entry = self.entry_for(step, record, selected=0)
+            self.commit(step.name, entry)
+            return entry
+        assert step.known is not None
+        for candidate in step.known.candidates:
+            if not self.project.store.restore(candidate):
+                raise AssetgenError(
+                    f"original {candidate.path} is missing from the store and the cache",
+                    asset=step.name,
+                )
+        entry = self.entry_for(step, step.known, selected=step.selected)
+        if step.action == "reuse":
+            self.commit(step.name, entry)
+        return entry
+
+    async def generate(self, step: AssetStep) -> KeyRecord:
+        assert self.provider is not None, "a plan with generations needs a provider"
+        result: ImageResult = await self.provider.generate(to_request(step.asset, step.key))
+        originals = tuple(self.project.store.put(data, result.format) for data in result.images)
+        record = KeyRecord(
+            key=step.key,
+            provider=self.spec.provider.name,
+            model=result.model or step.asset.model,
+            candidates=originals,
+            usage=result.usage.as_dict() if result.usage else None,
+            cost_usd=result.cost_usd or 0.0,
+            generated_at=timestamp(),
+        )
+        self.project.store.remember(record)
+        self.emit(Event("generated", asset=step.name, data={"cost_usd": record.cost_usd}))
+        return record
+
+    def entry_for(self, step: AssetStep, record: KeyRecord, *, selected: int) -> LockEntry:
+        """A lock entry for the step's key; variants carried over until re-rendered."""
+        from .graph import key_params
+
+        old = step.entry
+        return LockEntry(
+            key=step.key,
+            provider=record.provider,
+            model=record.model,
+            prompt=step.asset.prompt,
+            params=key_params(step.asset),
+            inputs=tuple(LockInput(i.role, i.source, i.sha256) for i in step.asset.inputs),
+            candidates=record.candidates,
+            selected=selected,
+            usage=record.usage,
+            cost_usd=record.cost_usd,
+            generated_at=record.generated_at,
+            variants=old.variants if old is not None else (),
+        )
+
+    def commit(self, name: str, entry: LockEntry) -> None:
+        """Make the entry durable now (journal) and current (in memory)."""
+        self.lock.assets[name] = entry
+        self.project.locks.record(name, entry)
+
+    # -- variants -------------------------------------------------------------
+
+    def pool(self) -> Executor:
+        if self._pool is None:
+            from .variants import make_pool
+
+            jobs = self.options.jobs or self.spec.build.jobs
+            renders = sum(1 for s in self.plan.steps if s.action != "fresh")
+            self._pool = make_pool(min(jobs or os.cpu_count() or 1, max(renders, 1)))
+        return self._pool
+
+    async def render(self, step: AssetStep, entry: LockEntry) -> None:
+        from .graph import variant_key
+        from .variants import VariantJob, VariantTarget, render_job
+
+        original = entry.original
+        keys = [variant_key(original.sha256, v.recipe) for v in step.variants]
+        kept = {v.key: v.kept for v in step.variants if v.kept is not None}
+        targets = tuple(
+            VariantTarget(spec=v.spec, key=key, background=v.recipe["background"])
+            for v, key in zip(step.variants, keys, strict=True)
+            if key not in kept
+        )
+        rendered: list[LockVariant] = []
+        if targets:
+            job = VariantJob(
+                asset=step.name,
+                original=self.project.root / original.path,
+                out_dir=self.project.root / self.spec.build.out_dir,
+                targets=targets,
+                provenance=self.provenance(step) if self.spec.build.provenance else None,
+            )
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self.pool(), render_job, job)
+            if result.notices:
+                self.flattened.append(step.name)
+            rendered = [self.lock_variant(v) for v in result.variants]
+        variants = tuple(sorted([*kept.values(), *rendered], key=lambda v: v.path))
+        self.drop_outputs(entry.variants, keep={v.path for v in variants})
+        final = entry.with_variants(variants)
+        if final != self.lock.assets.get(step.name):
+            self.commit(step.name, final)
+
+    def provenance(self, step: AssetStep) -> dict[str, str]:
+        return {"asset": step.name, "model": step.asset.model, "prompt": step.asset.prompt}
+
+    def lock_variant(self, rendered: Any) -> LockVariant:
+        from PIL import __version__ as pillow_version
+
+        self.project.hashes.record(rendered.path, rendered.sha256)
+        return LockVariant(
+            path=rendered.path.relative_to(self.project.root).as_posix(),
+            key=rendered.key,
+            sha256=rendered.sha256,
+            width=rendered.width,
+            height=rendered.height,
+            bytes=rendered.bytes,
+            format=rendered.format,
+            encoder=f"Pillow {pillow_version}",
+        )
+
+    # -- removals -------------------------------------------------------------
+
+    def drop_outputs(self, recorded: Iterable[LockVariant], *, keep: set[str]) -> None:
+        """Delete outputs we wrote that are no longer produced, if still as we wrote them."""
+        for variant in recorded:
+            if variant.path in keep:
+                continue
+            path = self.project.root / variant.path
+            if self.project.hashes.sha256_or_none(path) == variant.sha256:
+                path.unlink()
+                self.project.hashes.forget(path)
+            elif path.exists():
+                self.emit(Event("warning", f"left {variant.path} in place: changed since written"))
+
+    def remove(self, removal: Removal) -> None:
+        self.drop_outputs(removal.entry.variants, keep=set())
+        self.lock.assets.pop(removal.name, None)
+        self.project.locks.record(removal.name, None)
+        self.report.removed.append(removal.name)
+        self.emit(Event("removed", asset=removal.name))
+
+
+async def build(
+    project: Project,
+    plan: Plan,
+    provider: Provider | None,
+    *,
+    emit: Emit = ignore,
+    options: BuildOptions | None = None,
+) -> BuildReport:
+    """Execute ``plan``; the provider is needed only if the plan generates."""
+    if provider is not None:
+        preflight(provider, plan)
+    return await Builder(project, plan, provider, emit=emit, options=options).run()

@@ -1,0 +1,261 @@
+"""The ``assetgen`` command: argparse, printing and exit codes.
+
+The only module that prints or exits. ``main(argv)`` returns the exit code so
+tests call it directly. Heavy libraries are imported inside the commands, so
+``assetgen --version`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .errors import AssetgenError, UsageError
+
+if TYPE_CHECKING:
+    from .plan import Plan
+    from .project import Project
+    from .providers.base import Provider
+
+EXIT_INTERRUPTED = 130
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="assetgen",
+        description="Build a site's image assets from assetgen.toml, like a compiler builds code.",
+    )
+    root.add_argument("--version", action="version", version=f"assetgen {__version__}")
+    root.add_argument("-C", dest="directory", metavar="DIR", help="run as if started in DIR")
+    root.add_argument(
+        "-c", dest="spec", metavar="FILE", help="spec file (default: ./assetgen.toml or a parent's)"
+    )
+    root.add_argument("-q", "--quiet", action="store_true", help="only failures and warnings")
+    root.add_argument("-v", "--verbose", action="store_true", help="a line for every step")
+    commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    init = commands.add_parser("init", help="create a starter assetgen.toml here")
+    init.add_argument("--force", action="store_true", help="overwrite an existing spec")
+
+    plan = commands.add_parser("plan", help="show what a build would do, why, and what it costs")
+    plan.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    plan.add_argument("--provider", help="override [provider] name")
+
+    build = commands.add_parser("build", help="generate, reuse and render what changed")
+    build.add_argument("--json", action="store_true", help="summary as JSON on stdout")
+    build.add_argument("--provider", help="override [provider] name (e.g. offline)")
+    build.add_argument("--jobs", type=int, metavar="N", help="variant rendering processes")
+
+    show = commands.add_parser("show", help="one asset's prompt, parameters, key and lock entry")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.directory:
+            change_directory(args.directory)
+        return COMMANDS[args.command](args)
+    except AssetgenError as exc:
+        print(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: every asset finished so far is kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def change_directory(directory: str) -> None:
+    try:
+        os.chdir(directory)
+    except OSError as exc:
+        raise UsageError(f"-C {directory}: {exc.strerror}") from exc
+
+
+def spec_path(args: argparse.Namespace) -> Path:
+    from .spec import find_spec
+
+    if args.spec:
+        path = Path(args.spec)
+        if not path.is_file():
+            raise UsageError(f"spec file not found: {args.spec}")
+        return path
+    found = find_spec(Path.cwd())
+    if found is None:
+        raise UsageError(
+            "no assetgen.toml here or in any parent folder",
+            hint="run `assetgen init` to create one",
+        )
+    return found
+
+
+def open_from_args(args: argparse.Namespace) -> Project:
+    from .project import open_project
+
+    return open_project(spec_path(args), provider=getattr(args, "provider", None))
+
+
+# -- init -----------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import write_starter
+
+    written = write_starter(Path.cwd(), force=args.force)
+    for path in written:
+        print(f"created {path}")
+    print("next: `assetgen plan`, then `assetgen build`")
+    return 0
+
+
+# -- plan -----------------------------------------------------------------------
+
+
+def make_provider(project: Project, emit: Any) -> Provider:
+    from .providers import create_provider
+
+    return create_provider(project.spec.provider, emit=emit)
+
+
+def compute_plan(project: Project, provider: Provider) -> Plan:
+    from .project import to_request
+
+    return project.plan(estimate=lambda asset: provider.estimate_cost(to_request(asset, "")))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .console import Progress
+
+    project = open_from_args(args)
+    provider = make_provider(project, Progress(quiet=args.quiet))
+    plan = compute_plan(project, provider)
+    if args.json:
+        print(json.dumps(plan.to_json(), indent=2))
+    else:
+        print_plan(plan, verbose=args.verbose)
+    return 0
+
+
+def money(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.4f}"
+
+
+def print_plan(plan: Plan, *, verbose: bool) -> None:
+    fresh = 0
+    for step in plan.steps:
+        if step.action == "fresh" and not verbose:
+            fresh += 1
+            continue
+        cost = f"  ~{money(step.estimated_cost)}" if step.action == "generate" else ""
+        print(f"{step.action:<9} {step.name:<28} {step.reason}{cost}")
+    for removal in plan.removals:
+        print(f"{'remove':<9} {removal.name:<28} no longer in the spec")
+    if fresh:
+        print(f"{'fresh':<9} {fresh} asset{'s' if fresh != 1 else ''} up to date")
+    print(
+        f"{plan.api_calls} API call{'s' if plan.api_calls != 1 else ''}, "
+        f"estimated cost {money(plan.estimated_cost)}"
+    )
+
+
+# -- build ----------------------------------------------------------------------
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .build import BuildOptions, build
+    from .console import Progress
+    from .events import Event
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    progress = Progress(quiet=args.quiet or args.json, verbose=args.verbose)
+    project = open_from_args(args)
+    provider = make_provider(project, progress)
+    plan = compute_plan(project, provider)
+    progress(Event("plan", data={"total": sum(1 for s in plan.steps if s.action != "fresh")}))
+
+    async def run() -> Any:
+        try:
+            return await build(
+                project,
+                plan,
+                provider if plan.api_calls else None,
+                emit=progress,
+                options=BuildOptions(jobs=args.jobs),
+            )
+        finally:
+            await provider.aclose()
+
+    try:
+        report = asyncio.run(run())
+    finally:
+        progress.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        cost = f", {money(report.cost_usd)} spent" if report.cost_usd else ""
+        print(f"{report.summary()}{cost} in {report.seconds:.1f}s")
+    if report.failed:
+        for outcome in report.failed:
+            print(f"failed: {outcome.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- show -----------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .graph import generation_key, key_params
+
+    project = open_from_args(args)
+    assets = {asset.name: asset for asset in project.assets()}
+    asset = assets.get(args.name)
+    if asset is None:
+        from .spec import did_you_mean
+
+        raise UsageError(
+            f"no asset named {args.name!r}", hint=did_you_mean(args.name, list(assets))
+        )
+    entry = project.lock().assets.get(asset.name)
+    key = generation_key(project.spec.provider.name, asset)
+    info: dict[str, Any] = {
+        "name": asset.name,
+        "prompt": asset.prompt,
+        "model": asset.model,
+        "operation": asset.operation,
+        "params": key_params(asset),
+        "inputs": [{"role": i.role, "path": i.source, "sha256": i.sha256} for i in asset.inputs],
+        "variables": {k: v for k, v in asset.variables.items() if isinstance(v, str | int | float)},
+        "key": key,
+        "locked": entry is not None and entry.key == key,
+        "lock": entry.to_toml() if entry is not None else None,
+    }
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    for field in ("name", "operation", "model", "key", "locked", "prompt"):
+        print(f"{field + ':':<11}{info[field]}")
+    print(f"{'params:':<11}{json.dumps(info['params'], sort_keys=True)}")
+    for item in info["inputs"]:
+        print(f"{'input:':<11}{item['role']} {item['path']} sha256:{item['sha256'][:12]}…")
+    if entry is not None:
+        print(f"{'original:':<11}{entry.original.path}")
+        for variant in entry.variants:
+            print(f"{'variant:':<11}{variant.path} ({variant.width}x{variant.height})")
+    return 0
+
+
+COMMANDS = {"init": cmd_init, "plan": cmd_plan, "build": cmd_build, "show": cmd_show}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

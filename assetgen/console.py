@@ -1,0 +1,113 @@
+"""Turning events and results into terminal lines (part of the CLI layer).
+
+On a terminal, progress is one live status line on stderr that is rewritten
+in place, with permanent lines for what matters (generations, failures,
+warnings). Off a terminal (CI logs), every event is a plain line.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from .events import Event
+
+SYMBOLS = {
+    "generated": "$",
+    "done": "✓",
+    "failed": "✗",
+    "removed": "-",
+    "warning": "!",
+    "retry": "↻",
+    "skipped": "·",
+}
+
+
+class Progress:
+    """Renders build events; quiet mode keeps only failures and warnings."""
+
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False, verbose: bool = False):
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() and not quiet
+        self.quiet = quiet
+        self.verbose = verbose
+        self.total = 0
+        self.finished = 0
+        self.running: dict[str, str] = {}
+        self._status_width = 0
+
+    def __call__(self, event: Event) -> None:
+        handler = getattr(self, f"on_{event.kind}", None)
+        if handler is not None:
+            handler(event)
+
+    def on_plan(self, event: Event) -> None:
+        self.total = int(event.data.get("total", 0))
+
+    def on_start(self, event: Event) -> None:
+        self.running[event.asset or ""] = event.message
+        if self.verbose and not self.live:
+            self.line(f"  {event.message:<8} {event.asset}  ({event.data.get('reason', '')})")
+        self.status()
+
+    def on_done(self, event: Event) -> None:
+        self.running.pop(event.asset or "", None)
+        self.finished += 1
+        if self.verbose or (not self.live and not self.quiet):
+            self.line(f"{SYMBOLS['done']} {event.message:<9} {event.asset}")
+        self.status()
+
+    def on_generated(self, event: Event) -> None:
+        if not self.quiet:
+            cost = event.data.get("cost_usd") or 0.0
+            self.line(f"{SYMBOLS['generated']} generated {event.asset}  (${cost:.4f})")
+
+    def on_failed(self, event: Event) -> None:
+        self.running.pop(event.asset or "", None)
+        self.finished += 1
+        self.line(f"{SYMBOLS['failed']} failed    {event.message}")
+
+    def on_skipped(self, event: Event) -> None:
+        self.finished += 1
+        self.line(f"{SYMBOLS['skipped']} skipped   {event.asset}: {event.message}")
+
+    def on_removed(self, event: Event) -> None:
+        if not self.quiet:
+            self.line(f"{SYMBOLS['removed']} removed   {event.asset}")
+
+    def on_warning(self, event: Event) -> None:
+        self.line(f"warning: {event.message}")
+
+    def on_retry(self, event: Event) -> None:
+        if not self.quiet:
+            self.line(f"{SYMBOLS['retry']} retry     {event.asset or ''}: {event.message}")
+
+    def on_info(self, event: Event) -> None:
+        if self.verbose:
+            self.line(event.message)
+
+    def line(self, text: str) -> None:
+        self.clear_status()
+        print(text, file=self.stream, flush=True)
+        self.status()
+
+    def status(self) -> None:
+        if not self.live or not self.total:
+            return
+        names = ", ".join(f"{action} {name}" for name, action in list(self.running.items())[:3])
+        more = f" +{len(self.running) - 3}" if len(self.running) > 3 else ""
+        width = 30
+        filled = int(width * self.finished / self.total)
+        bar = "█" * filled + "░" * (width - filled)
+        text = f"{bar} {self.finished}/{self.total} {names}{more}"[:120]
+        self.stream.write("\r" + text.ljust(self._status_width))
+        self.stream.flush()
+        self._status_width = len(text)
+
+    def clear_status(self) -> None:
+        if self.live and self._status_width:
+            self.stream.write("\r" + " " * self._status_width + "\r")
+            self._status_width = 0
+
+    def close(self) -> None:
+        self.clear_status()

@@ -1,0 +1,276 @@
+"""The plan: for every asset, what a build will do and why.
+
+Pure: concrete assets + lock + store in, a :class:`Plan` out. Nothing is
+written. Staleness is cheap first: the stat cache answers "is this output
+still what we wrote?" without reading files that did not change.
+
+Actions, in the order a build prefers them:
+
+``fresh``     key, original and every variant match the lock: nothing to do
+``render``    original known; some variants must be (re)written
+``reuse``     key known (lock, store or local cache): no API call, new outputs
+``generate``  key never seen: the provider is called (this costs money)
+``remove``    outputs of assets no longer in the spec
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .graph import Asset, generation_key, key_params, variant_key
+from .hashing import HashCache
+from .lockfile import LockEntry, Lockfile, LockVariant
+from .spec_types import Spec, VariantSpec
+from .store import KeyRecord, Store
+
+Action = Literal["generate", "reuse", "render", "fresh"]
+ACTIONS: tuple[Action, ...] = ("generate", "reuse", "render", "fresh")
+
+
+@dataclass(frozen=True)
+class VariantStep:
+    """One variant of an asset: its key (once the original is known) and state."""
+
+    spec: VariantSpec
+    recipe: dict[str, Any]
+    key: str | None
+    """``None`` while the original is still to be generated."""
+    kept: LockVariant | None
+    """The recorded output, when it is up to date."""
+
+
+@dataclass(frozen=True)
+class AssetStep:
+    """What happens to one asset, and why."""
+
+    asset: Asset
+    key: str
+    action: Action
+    reason: str
+    entry: LockEntry | None
+    """The asset's current lock entry, if any."""
+    known: KeyRecord | None
+    """The originals already paid for under ``key`` (all but ``generate``)."""
+    selected: int = 0
+    variants: tuple[VariantStep, ...] = ()
+    estimated_cost: float | None = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.asset.name
+
+
+@dataclass(frozen=True)
+class Removal:
+    """An asset in the lock that the spec no longer has."""
+
+    name: str
+    entry: LockEntry
+
+
+@dataclass
+class Plan:
+    steps: list[AssetStep] = field(default_factory=list)
+    removals: list[Removal] = field(default_factory=list)
+
+    def names(self, action: Action) -> list[str]:
+        return [step.name for step in self.steps if step.action == action]
+
+    @property
+    def api_calls(self) -> int:
+        return sum(1 for step in self.steps if step.action == "generate")
+
+    @property
+    def estimated_cost(self) -> float | None:
+        costs = [step.estimated_cost for step in self.steps if step.action == "generate"]
+        if any(cost is None for cost in costs):
+            return None
+        return round(sum(cost for cost in costs if cost is not None), 6)
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.removals and all(step.action == "fresh" for step in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {action: self.names(action) for action in ACTIONS}
+        data["remove"] = [removal.name for removal in self.removals]
+        data["api_calls"] = self.api_calls
+        data["estimated_cost_usd"] = self.estimated_cost
+        data["assets"] = [
+            {
+                "name": step.name,
+                "action": step.action,
+                "reason": step.reason,
+                "key": step.key,
+                "estimated_cost_usd": step.estimated_cost if step.action == "generate" else 0.0,
+            }
+            for step in self.steps
+        ]
+        return data
+
+
+def variant_recipe(spec: Spec, asset: Asset, variant: VariantSpec) -> dict[str, Any]:
+    """Everything that shapes a variant's bytes and path, for its key."""
+    recipe = variant.recipe()
+    recipe["background"] = variant.background or spec.build.flatten_background
+    recipe["out_dir"] = spec.build.out_dir
+    recipe["name"] = asset.name
+    if spec.build.provenance:
+        recipe["provenance"] = {"model": asset.model, "prompt": asset.prompt}
+    return recipe
+
+
+def record_from_entry(entry: LockEntry) -> KeyRecord:
+    return KeyRecord(
+        key=entry.key,
+        provider=entry.provider,
+        model=entry.model,
+        candidates=entry.candidates,
+        usage=entry.usage,
+        cost_usd=entry.cost_usd,
+        generated_at=entry.generated_at,
+    )
+
+
+def why_generate(asset: Asset, entry: LockEntry | None, provider: str) -> str:
+    """The first difference between the asset and its lock entry, in words."""
+    if entry is None:
+        return "new asset"
+    if entry.provider != provider:
+        return f"provider changed ({entry.provider} → {provider})"
+    if entry.model != asset.model:
+        return f"model changed ({entry.model} → {asset.model})"
+    if entry.prompt != asset.prompt:
+        return "prompt changed"
+    old_inputs = {(i.role, i.path): i.sha256 for i in entry.inputs}
+    new_inputs = {(i.role, i.source): i.sha256 for i in asset.inputs}
+    for (role, path), digest in new_inputs.items():
+        if old_inputs.get((role, path)) != digest:
+            return f"input image changed ({path})"
+    if set(old_inputs) != set(new_inputs):
+        return "input images changed"
+    params = key_params(asset)
+    for name in sorted(set(params) | set(entry.params)):
+        if params.get(name) != entry.params.get(name):
+            return f"parameter changed ({name}: {entry.params.get(name)} → {params.get(name)})"
+    return "take changed" if asset.spec.take else "original missing from store and cache"
+
+
+class Planner:
+    def __init__(
+        self,
+        spec: Spec,
+        lock: Lockfile,
+        store: Store,
+        hashes: HashCache,
+        estimate: Callable[[Asset], float | None],
+    ) -> None:
+        self.spec = spec
+        self.lock = lock
+        self.store = store
+        self.hashes = hashes
+        self.estimate = estimate
+        self.provider = spec.provider.name
+        self.by_key = {entry.key: entry for entry in lock.assets.values()}
+
+    def plan(self, assets: list[Asset]) -> Plan:
+        steps = [self.step(asset) for asset in assets]
+        names = {asset.name for asset in assets}
+        removals = [
+            Removal(name, entry)
+            for name, entry in sorted(self.lock.assets.items())
+            if name not in names
+        ]
+        return Plan(steps=steps, removals=removals)
+
+    def known_originals(self, key: str, entry: LockEntry | None) -> KeyRecord | None:
+        """Originals already paid for under ``key``: lock first, then the cache."""
+        if entry is not None and entry.key == key:
+            record = record_from_entry(entry)
+        elif key in self.by_key:
+            record = record_from_entry(self.by_key[key])
+        else:
+            return self.store.recall(key)
+        if all(self.store.present(c) or self.store.in_cache(c) for c in record.candidates):
+            return record
+        return self.store.recall(key)
+
+    def step(self, asset: Asset) -> AssetStep:
+        key = generation_key(self.provider, asset)
+        entry = self.lock.assets.get(asset.name)
+        known = self.known_originals(key, entry)
+        if known is None:
+            variants = tuple(self.variant_step(asset, v, None, None) for v in asset.variants)
+            return AssetStep(
+                asset, key, "generate", why_generate(asset, entry, self.provider), entry, None,
+                variants=variants, estimated_cost=self.estimate(asset),
+            )  # fmt: skip
+        selected = entry.selected if entry is not None and entry.key == key else 0
+        selected = min(selected, len(known.candidates) - 1)
+        original = known.candidates[selected]
+        same_key = entry is not None and entry.key == key
+        recorded = entry.variants if same_key and entry is not None else ()
+        variants = tuple(
+            self.variant_step(asset, v, original.sha256, recorded) for v in asset.variants
+        )
+        if not same_key:
+            reason = f"{why_generate(asset, entry, self.provider)}; original known for this key"
+            return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)
+        if not self.store.present(original):
+            return AssetStep(
+                asset, key, "reuse", "original restored from the local cache", entry, known,
+                selected, variants,
+            )  # fmt: skip
+        stale = self.render_reason(variants, recorded)
+        action: Action = "render" if stale else "fresh"
+        return AssetStep(
+            asset, key, action, stale or "up to date", entry, known, selected, variants
+        )
+
+    def variant_step(
+        self,
+        asset: Asset,
+        variant: VariantSpec,
+        original_sha: str | None,
+        recorded: tuple[LockVariant, ...] | None,
+    ) -> VariantStep:
+        recipe = variant_recipe(self.spec, asset, variant)
+        if original_sha is None:
+            return VariantStep(variant, recipe, None, None)
+        key = variant_key(original_sha, recipe)
+        match = next((r for r in recorded or () if r.key == key), None)
+        kept = match if match is not None and self.output_intact(match) else None
+        return VariantStep(variant, recipe, key, kept)
+
+    def output_intact(self, variant: LockVariant) -> bool:
+        return self.hashes.sha256_or_none(self.spec.root / variant.path) == variant.sha256
+
+    def render_reason(
+        self, variants: tuple[VariantStep, ...], recorded: tuple[LockVariant, ...]
+    ) -> str | None:
+        by_key = {r.key: r for r in recorded}
+        for step in variants:
+            if step.kept is not None:
+                continue
+            record = by_key.get(step.key or "")
+            if record is None:
+                return "variant settings changed" if recorded else "variants missing"
+            if (self.spec.root / record.path).exists():
+                return f"output altered: {record.path}"
+            return f"output missing: {record.path}"
+        if len(recorded) != len(variants):
+            return "variant removed from the spec"
+        return None
+
+
+def make_plan(
+    spec: Spec,
+    assets: list[Asset],
+    lock: Lockfile,
+    store: Store,
+    hashes: HashCache,
+    estimate: Callable[[Asset], float | None],
+) -> Plan:
+    return Planner(spec, lock, store, hashes, estimate).plan(assets)
