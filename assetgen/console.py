@@ -34,6 +34,7 @@ class Progress:
         self.total = 0
         self.finished = 0
         self.running: dict[str, str] = {}
+        self.costs: dict[str, float] = {}
         self._status_width = 0
 
     def __call__(self, event: Event) -> None:
@@ -51,16 +52,19 @@ class Progress:
         self.status()
 
     def on_done(self, event: Event) -> None:
-        self.running.pop(event.asset or "", None)
+        name = event.asset or ""
+        self.running.pop(name, None)
         self.finished += 1
-        if self.verbose or (not self.live and not self.quiet):
-            self.line(f"{SYMBOLS['done']} {event.message:<9} {event.asset}")
+        cost = self.costs.pop(name, 0.0)
+        if event.message == "generated" and not self.quiet:
+            priced = f"  ${cost:.4f}" if cost else ""
+            self.line(f"{SYMBOLS['generated']} generated {name}{priced}")
+        elif self.verbose or (not self.live and not self.quiet):
+            self.line(f"{SYMBOLS['done']} {event.message:<9} {name}")
         self.status()
 
     def on_generated(self, event: Event) -> None:
-        if not self.quiet:
-            cost = event.data.get("cost_usd") or 0.0
-            self.line(f"{SYMBOLS['generated']} generated {event.asset}  (${cost:.4f})")
+        self.costs[event.asset or ""] = float(event.data.get("cost_usd") or 0.0)
 
     def on_failed(self, event: Event) -> None:
         self.running.pop(event.asset or "", None)

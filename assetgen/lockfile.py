@@ -83,6 +83,7 @@ class LockEntry:
         return self.candidates[self.selected]
 
     def to_toml(self) -> dict[str, Any]:
+        # A fixed, reading order (not alphabetical): what changed first, then results.
         data: dict[str, Any] = {
             "key": self.key,
             "provider": self.provider,
@@ -91,16 +92,16 @@ class LockEntry:
             "params": dict(sorted(self.params.items())),
             "inputs": [asdict(item) for item in self.inputs],
             "original": asdict(self.original),
-            "cost_usd": round(self.cost_usd, 6),
-            "generated_at": self.generated_at,
-            "variants": [asdict(item) for item in sorted(self.variants, key=lambda v: v.path)],
         }
         if len(self.candidates) > 1:
             data["selected"] = self.selected
             data["candidates"] = [asdict(item) for item in self.candidates]
         if self.usage:
             data["usage"] = dict(sorted(self.usage.items()))
-        return dict(sorted(data.items()))
+        data["cost_usd"] = round(self.cost_usd, 6)
+        data["generated_at"] = self.generated_at
+        data["variants"] = [asdict(item) for item in sorted(self.variants, key=lambda v: v.path)]
+        return data
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> LockEntry:

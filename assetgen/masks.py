@@ -43,9 +43,7 @@ def has_alpha(image: PILImage.Image) -> bool:
     )
 
 
-def edit_region(
-    path: Path, size: tuple[int, int], *, asset: str | None = None
-) -> PILImage.Image:
+def edit_region(path: Path, size: tuple[int, int], *, asset: str | None = None) -> PILImage.Image:
     """The mask at ``path`` as an ``L`` image, 255 where the image is to be edited.
 
     Raises :class:`InputImageError` when the mask's dimensions differ from

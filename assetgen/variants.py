@@ -1,0 +1,551 @@
+"""Variants: the output files derived from an original, with Pillow.
+
+This is the build's CPU hot path. :func:`render_job` runs in a worker process
+(see :func:`make_pool`), decodes one original once and writes every variant
+of that asset; jobs and results are plain frozen dataclasses so they pickle.
+
+**Geometry** follows CSS ``object-fit`` and sharp. With only a width or only a
+height the aspect ratio is kept (and ``fit`` does not matter); with neither,
+the original size is kept. With both:
+
+* ``cover`` fills the box exactly and centre-crops the overflow;
+* ``contain`` fits the whole image in the box and pads it to exactly the box:
+  transparent for PNG/WebP/AVIF (or the variant's own ``background`` when it
+  sets one), the resolved background colour for JPEG;
+* ``inside`` fits within the box, no padding: one side may be smaller.
+
+**No upscaling** unless ``upscale = true``: the scale factor is capped at 1.
+For ``inside`` (and one-sided sizes) the image simply stays at its original
+size. For ``cover`` and ``contain`` the *box* keeps the asked aspect ratio but
+shrinks by the factor the image would have been enlarged, so the result has
+the asked shape and nothing is enlarged: a 1536x1024 original asked to
+``cover`` 2000x2000 gives 1024x1024, to ``contain`` 3000x3000 gives
+1536x1536 (the original, padded above and below).
+
+**Filenames** use the output's *actual* size for ``{width}``/``{height}``, so
+a ``480w`` in a name is always true for srcset. When capping makes two targets
+of a job name the same file, identical bytes are written once; different
+bytes are a :class:`SpecError`.
+
+**Encoders** (measured on 1536x1024 synthetic illustrations at 480/960/1536
+wide, see ``benchmarks/bench_variants.py``):
+
+* PNG: zlib level 6, no ``optimize``. Level 6 is 3-4% smaller than level 4
+  for about 1.3-2x its time; level 9 / ``optimize`` save another 0.5-5% for
+  4-9x the time.
+* JPEG: progressive + optimised Huffman tables, default 4:2:0 subsampling:
+  about 5% smaller than baseline for ~25 ms per three sizes.
+* WebP lossy: ``method=4`` (libwebp's and cwebp's default). Method 2 is about
+  2.4x faster but 3-5% larger; 6 saves 1-3% more for 1.5x the time (and far
+  more on some images). A variant is encoded once and served many times.
+* WebP lossless: the variant's ``quality`` is ignored (for lossless it is
+  encoder effort, not quality): a fixed effort of ``method=4, quality=50``
+  is within 0.3% of effort 80 in size at 60% of its time.
+* AVIF: ``speed=6`` (Pillow's default; speed 8 is 6x faster but 35% larger)
+  and one encoder thread: libaom output differs between 1 and several
+  threads, and variants must be byte-identical on every machine. The pool
+  gives the parallelism.
+
+Resampling is Lanczos with ``reducing_gap=3.0``; targets that share a size
+share one resize, and a variant at the original size is not resampled.
+
+**Metadata**: EXIF orientation is applied, then everything is stripped
+(EXIF, XMP, text chunks, comments) except an ICC profile, which keeps colours
+right. With provenance, every format gets one XMP packet (``dc:title`` =
+asset, ``dc:description`` = prompt, ``xmp:CreatorTool`` = ``assetgen
+(model)``); PNG also gets the standard text keywords ``Title``,
+``Description`` and ``Software`` with the same values, which image viewers
+show. Nothing time-dependent is written: same original + same target gives
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import difflib
+import hashlib
+import io
+import multiprocessing
+import os
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path, PureWindowsPath
+from typing import Any
+from xml.sax.saxutils import escape
+
+from PIL import Image, ImageColor, ImageOps, PngImagePlugin, UnidentifiedImageError, features
+
+from .errors import AssetgenError, SpecError
+from .fsutil import atomic_write_bytes, is_within
+from .spec_types import VariantSpec
+
+EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "avif": "avif"}
+PLACEHOLDERS = ("name", "width", "height", "ext", "hash8")
+PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
+RESAMPLE = Image.Resampling.LANCZOS
+REDUCING_GAP = 3.0
+PNG_COMPRESS_LEVEL = 6
+WEBP_METHOD = 4
+WEBP_LOSSLESS_EFFORT = 50
+AVIF_SPEED = 6
+TRANSPARENT = (0, 0, 0, 0)
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class VariantTarget:
+    """One variant to render from a job's original."""
+
+    spec: VariantSpec
+    key: str
+    """The variant key, carried through to the result."""
+    background: str
+    """Resolved ``#rrggbb``/``#rrggbbaa``: JPEG flattening and ``contain`` padding."""
+
+
+@dataclass(frozen=True)
+class VariantJob:
+    """Every variant of one asset: one decode of the original, in one worker."""
+
+    asset: str
+    """Concrete asset name, ``{name}`` in filename patterns."""
+    original: Path
+    """Absolute path of the original image."""
+    out_dir: Path
+    """Absolute folder the variants are written into."""
+    targets: tuple[VariantTarget, ...]
+    provenance: dict[str, str] | None = None
+    """``asset``, ``model``, ``prompt`` to embed; ``None`` embeds nothing."""
+
+
+@dataclass(frozen=True)
+class RenderedVariant:
+    """One file written."""
+
+    key: str
+    path: Path
+    """Absolute path written."""
+    sha256: str
+    """Hex SHA-256 of the file's bytes."""
+    width: int
+    height: int
+    bytes: int
+    format: str
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What :func:`render_job` did for one asset."""
+
+    asset: str
+    variants: tuple[RenderedVariant, ...]
+    """In the order of ``job.targets``."""
+    notices: tuple[str, ...]
+    """User-facing notes (each at most once per job)."""
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    canvas: tuple[int, int]
+    """The output's size."""
+    size: tuple[int, int]
+    """The size the ``box`` of the original is resampled to (pasted centred)."""
+    box: Box
+    """The region of the original that is used."""
+
+
+# -- geometry -----------------------------------------------------------------
+
+
+def output_size(original: tuple[int, int], spec: VariantSpec) -> tuple[int, int]:
+    """The size of the variant ``spec`` makes from an original of size ``original``."""
+    return _geometry(original, spec).canvas
+
+
+def _geometry(original: tuple[int, int], spec: VariantSpec) -> _Geometry:
+    full = (0.0, 0.0, float(original[0]), float(original[1]))
+    if spec.width is None or spec.height is None or spec.fit == "inside":
+        size = _inside(original, spec)
+        return _Geometry(size, size, full)
+    box = (spec.width, spec.height)
+    if spec.fit == "cover":
+        return _cover(original, box, spec.upscale)
+    if spec.fit == "contain":
+        return _contain(original, box, spec.upscale)
+    raise SpecError(f"unknown fit {spec.fit!r} (allowed: cover, contain, inside)", field="fit")
+
+
+def _inside(original: tuple[int, int], spec: VariantSpec) -> tuple[int, int]:
+    ratios = [asked / have for asked, have in zip((spec.width, spec.height), original) if asked]
+    scale = min(ratios, default=1.0)
+    if not spec.upscale:
+        scale = min(scale, 1.0)
+    return _scaled(original, scale)
+
+
+def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _shrunk_box(box: tuple[int, int], scale: float, upscale: bool) -> tuple[int, int]:
+    """The asked box, shrunk by ``scale`` when that would enlarge the image."""
+    return box if upscale or scale <= 1 else _scaled(box, 1 / scale)
+
+
+def _cover(original: tuple[int, int], box: tuple[int, int], upscale: bool) -> _Geometry:
+    width, height = original
+    box = _shrunk_box(box, max(box[0] / width, box[1] / height), upscale)
+    box = (min(box[0], width), min(box[1], height)) if not upscale else box
+    scale = max(box[0] / width, box[1] / height)
+    crop_w, crop_h = box[0] / scale, box[1] / scale
+    left, top = (width - crop_w) / 2, (height - crop_h) / 2
+    return _Geometry(box, box, (left, top, left + crop_w, top + crop_h))
+
+
+def _contain(original: tuple[int, int], box: tuple[int, int], upscale: bool) -> _Geometry:
+    width, height = original
+    scale = min(box[0] / width, box[1] / height)
+    box = _shrunk_box(box, scale, upscale)
+    box = (max(box[0], width), max(box[1], height)) if not upscale and scale > 1 else box
+    size = _scaled(original, scale if upscale else min(scale, 1.0))
+    size = (min(size[0], box[0]), min(size[1], box[1]))
+    return _Geometry(box, size, (0.0, 0.0, float(width), float(height)))
+
+
+# -- validation ---------------------------------------------------------------
+
+
+def check_filename_pattern(pattern: str) -> str | None:
+    """``None`` if ``pattern`` is a usable variant filename, else what is wrong."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
+    except ValueError as exc:
+        return f"filename pattern {pattern!r} is malformed: {exc}"
+    problems = [_unknown_placeholder(name) for name in fields if name not in PLACEHOLDERS]
+    if "name" not in fields:
+        problems.append("must contain {name}")
+    problems.append(_path_problem(pattern) or "")
+    if not any(problems):
+        problems.append(_format_problem(pattern))
+    problems = [problem for problem in problems if problem]
+    return f"filename pattern {pattern!r}: " + "; ".join(problems) if problems else None
+
+
+def _unknown_placeholder(name: str) -> str:
+    allowed = ", ".join("{" + known + "}" for known in PLACEHOLDERS)
+    close = difflib.get_close_matches(name, PLACEHOLDERS, n=1)
+    hint = f"did you mean {{{close[0]}}}? " if close else ""
+    return f"unknown placeholder {{{name}}} ({hint}allowed: {allowed})"
+
+
+def _format_problem(pattern: str) -> str:
+    sample = {"name": "a", "width": 1, "height": 1, "ext": "png", "hash8": "0" * 8}
+    try:
+        pattern.format(**sample)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        return f"cannot be filled in: {exc}"
+    return ""
+
+
+def _path_problem(pattern: str) -> str | None:
+    if pattern.startswith(("/", "\\")) or PureWindowsPath(pattern).drive:
+        return "must be relative to out_dir, not absolute"
+    if ".." in re.split(r"[/\\]", pattern):
+        return "must not contain '..'"
+    if pattern.endswith(("/", "\\")):
+        return "must name a file, not a folder"
+    return None
+
+
+def format_supported(fmt: str) -> bool:
+    """Whether this Pillow can write variants in ``fmt`` (a spec format name)."""
+    if fmt in ("png", "jpeg"):
+        return True
+    if fmt == "webp":
+        return bool(features.check_module("webp"))
+    return fmt == "avif" and _avif_available()
+
+
+def _avif_available() -> bool:
+    if "avif" in features.modules:  # Pillow >= 11.2
+        return bool(features.check_module("avif"))
+    try:
+        import pillow_avif  # noqa: F401  (the plugin, for older Pillow)
+    except ImportError:
+        return False
+    return True
+
+
+# -- the pool -----------------------------------------------------------------
+
+
+def make_pool(jobs: int | None) -> concurrent.futures.Executor:
+    """An executor for :func:`render_job`: ``jobs`` processes (``None`` = one per core).
+
+    One job means one thread: no process start-up for a serial build. On
+    POSIX the processes come from a forkserver (forking a process that has
+    threads is unsafe) that has already imported this module and Pillow.
+    """
+    workers = jobs or os.cpu_count() or 1
+    if workers == 1:
+        return concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
+
+
+def _mp_context() -> Any:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+# -- rendering ----------------------------------------------------------------
+
+
+@dataclass
+class _JobState:
+    """One job's decoded original and what its targets have produced so far."""
+
+    job: VariantJob
+    image: Image.Image
+    icc: bytes | None
+    resized: dict[tuple[tuple[int, int], Box], Image.Image] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    written: dict[Path, tuple[str, str]] = field(default_factory=dict)
+
+
+def render_job(job: VariantJob) -> JobResult:
+    """Decode ``job.original`` once and write every target's variant."""
+    state = _decode(job)
+    variants = tuple(_render(state, target) for target in job.targets)
+    return JobResult(job.asset, variants, tuple(state.notices))
+
+
+def _decode(job: VariantJob) -> _JobState:
+    try:
+        with Image.open(job.original) as opened:
+            opened.load()
+            ImageOps.exif_transpose(opened, in_place=True)
+            image = _normalise_mode(opened)
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        message = f"cannot read original {job.original.name}: {exc}"
+        raise AssetgenError(message, file=str(job.original), asset=job.asset) from exc
+    icc = opened.info.get("icc_profile") if opened.mode != "CMYK" else None
+    image.info = {}
+    return _JobState(job, image, icc or None)
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    """RGBA when some pixel is not opaque, else RGB (whatever the file's mode)."""
+    if image.has_transparency_data:
+        rgba = image.convert("RGBA") if image.mode != "RGBA" else image
+        if rgba.getchannel("A").getextrema()[0] < 255:
+            return rgba
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def _render(state: _JobState, target: VariantTarget) -> RenderedVariant:
+    spec = target.spec
+    _require_format(spec.format)
+    geometry = _geometry(state.image.size, spec)
+    image = _finish(state, _resize(state, geometry), geometry, target)
+    data = _encode(image, spec, state)
+    digest = hashlib.sha256(data).hexdigest()
+    path = _output_path(state.job, spec, image.size, digest)
+    _write(state, path, data, target.key, digest)
+    return RenderedVariant(target.key, path, digest, *image.size, len(data), spec.format)
+
+
+def _require_format(fmt: str) -> None:
+    if fmt not in PIL_FORMATS or not format_supported(fmt):
+        hint = "install Pillow >= 11.2 with AVIF support" if fmt == "avif" else None
+        raise SpecError(f"this Pillow cannot write {fmt!r} images", field="format", hint=hint)
+
+
+def _resize(state: _JobState, geometry: _Geometry) -> Image.Image:
+    key = (geometry.size, geometry.box)
+    if key not in state.resized:
+        state.resized[key] = _resample(state.image, geometry.size, geometry.box)
+    return state.resized[key]
+
+
+def _resample(image: Image.Image, size: tuple[int, int], box: Box) -> Image.Image:
+    left, top, right, bottom = box
+    if (right - left, bottom - top) != size:
+        return image.resize(size, RESAMPLE, box=box, reducing_gap=REDUCING_GAP)
+    if size == image.size:
+        return image
+    # Same scale: an exact crop, not a resample that would blur half-pixel offsets.
+    return image.crop((int(left), int(top), int(left) + size[0], int(top) + size[1]))
+
+
+def _finish(
+    state: _JobState, image: Image.Image, geometry: _Geometry, target: VariantTarget
+) -> Image.Image:
+    """Pad ``contain`` results to the box; flatten transparency for JPEG."""
+    if target.spec.format == "jpeg":
+        if image.mode == "RGBA":
+            _notice(state, f"transparent original flattened onto {target.background} for JPEG")
+        if image.mode == "RGBA" or image.size != geometry.canvas:
+            background = _colour(target.background, opaque=True)
+            return _compose(image, geometry.canvas, background, "RGB")
+        return image
+    if image.size == geometry.canvas:
+        return image
+    padding = _colour(target.spec.background, opaque=False) if target.spec.background else None
+    padding = padding or TRANSPARENT
+    mode = "RGB" if padding[3] == 255 and image.mode == "RGB" else "RGBA"
+    return _compose(image, geometry.canvas, padding, mode)
+
+
+def _compose(
+    image: Image.Image, canvas: tuple[int, int], colour: tuple[int, ...], mode: str
+) -> Image.Image:
+    """``image`` centred on a ``canvas``-sized field of ``colour``, in ``mode``."""
+    result = Image.new("RGBA", canvas, colour)
+    offset = ((canvas[0] - image.width) // 2, (canvas[1] - image.height) // 2)
+    result.alpha_composite(image.convert("RGBA"), dest=offset)
+    return result if mode == "RGBA" else result.convert(mode)
+
+
+def _colour(value: str, *, opaque: bool) -> tuple[int, ...]:
+    try:
+        rgba = ImageColor.getcolor(value, "RGBA")
+    except ValueError as exc:
+        raise SpecError(f"bad colour {value!r}: {exc}", field="background") from exc
+    assert isinstance(rgba, tuple)
+    return (*rgba[:3], 255) if opaque else rgba
+
+
+def _notice(state: _JobState, text: str) -> None:
+    if text not in state.notices:
+        state.notices.append(text)
+
+
+# -- encoding and writing -----------------------------------------------------
+
+
+def _encode(image: Image.Image, spec: VariantSpec, state: _JobState) -> bytes:
+    options = {**_ENCODERS[spec.format](spec), **_metadata(spec.format, state)}
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, PIL_FORMATS[spec.format], **options)
+    except (OSError, ValueError) as exc:
+        message = f"cannot encode {spec.format} variant: {exc}"
+        raise AssetgenError(message, asset=state.job.asset) from exc
+    return buffer.getvalue()
+
+
+def _png_options(spec: VariantSpec) -> dict[str, Any]:
+    return {"optimize": False, "compress_level": PNG_COMPRESS_LEVEL}
+
+
+def _jpeg_options(spec: VariantSpec) -> dict[str, Any]:
+    return {"quality": spec.quality, "progressive": True, "optimize": True}
+
+
+def _webp_options(spec: VariantSpec) -> dict[str, Any]:
+    if spec.lossless:
+        return {"lossless": True, "quality": WEBP_LOSSLESS_EFFORT, "method": WEBP_METHOD}
+    return {"quality": spec.quality, "method": WEBP_METHOD}
+
+
+def _avif_options(spec: VariantSpec) -> dict[str, Any]:
+    options = {"quality": spec.quality, "speed": AVIF_SPEED, "max_threads": 1}
+    if spec.lossless:  # as close as Pillow gets: full chroma at the top quality
+        options.update(quality=100, subsampling="4:4:4")
+    return options
+
+
+_ENCODERS = {
+    "png": _png_options,
+    "jpeg": _jpeg_options,
+    "webp": _webp_options,
+    "avif": _avif_options,
+}
+
+
+def _metadata(fmt: str, state: _JobState) -> dict[str, Any]:
+    options: dict[str, Any] = {"icc_profile": state.icc} if state.icc else {}
+    provenance = state.job.provenance
+    if provenance is None:
+        return options
+    fields = _provenance_fields(state.job.asset, provenance)
+    packet = _xmp_packet(*fields)
+    if fmt == "png":
+        options["pnginfo"] = _png_text(fields, packet)
+    else:
+        options["xmp"] = packet.encode("utf-8")
+    return options
+
+
+def _provenance_fields(asset: str, provenance: dict[str, str]) -> tuple[str, str, str]:
+    model = provenance.get("model")
+    tool = f"assetgen ({model})" if model else "assetgen"
+    return provenance.get("asset", asset), provenance.get("prompt", ""), tool
+
+
+def _png_text(fields: tuple[str, str, str], packet: str) -> PngImagePlugin.PngInfo:
+    info = PngImagePlugin.PngInfo()
+    for keyword, value in zip(("Title", "Description", "Software"), fields):
+        info.add_text(keyword, value)  # falls back to UTF-8 iTXt beyond Latin-1
+    info.add_itxt("XML:com.adobe.xmp", packet)
+    return info
+
+
+def _xmp_packet(title: str, description: str, creator_tool: str) -> str:
+    """An XMP packet with ``dc:title``, ``dc:description`` and ``xmp:CreatorTool``."""
+    title, description, creator_tool = (
+        escape(_XML_INVALID.sub("", text)) for text in (title, description, creator_tool)
+    )
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        '  <rdf:Description rdf:about=""\n'
+        '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+        '    xmlns:xmp="http://ns.adobe.com/xap/1.0/">\n'
+        f'   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{title}</rdf:li></rdf:Alt></dc:title>\n'
+        "   <dc:description><rdf:Alt>"
+        f'<rdf:li xml:lang="x-default">{description}</rdf:li></rdf:Alt></dc:description>\n'
+        f"   <xmp:CreatorTool>{creator_tool}</xmp:CreatorTool>\n"
+        "  </rdf:Description>\n"
+        " </rdf:RDF>\n"
+        "</x:xmpmeta>\n"
+        '<?xpacket end="r"?>'
+    )
+
+
+def variant_filename(spec: VariantSpec, asset: str, size: tuple[int, int], sha256: str) -> str:
+    """The variant's path relative to ``out_dir`` (``sha256`` feeds ``{hash8}``)."""
+    values = {"name": asset, "width": size[0], "height": size[1], "hash8": sha256[:8]}
+    try:
+        return spec.filename.format(**values, ext=EXTENSIONS[spec.format])
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        message = f"cannot use filename pattern {spec.filename!r}: {exc}"
+        raise SpecError(message, asset=asset, field="filename") from exc
+
+
+def _output_path(job: VariantJob, spec: VariantSpec, size: tuple[int, int], digest: str) -> Path:
+    relative = variant_filename(spec, job.asset, size, digest)
+    path = job.out_dir / relative
+    if not is_within(path, job.out_dir):
+        message = f"variant path {relative!r} would land outside {job.out_dir}"
+        raise SpecError(message, asset=job.asset, field="filename")
+    return path
+
+
+def _write(state: _JobState, path: Path, data: bytes, key: str, digest: str) -> None:
+    """Write once per path; two targets of a job writing different bytes there clash."""
+    earlier = state.written.get(path)
+    if earlier is None:
+        atomic_write_bytes(path, data)
+        state.written[path] = (key, digest)
+    elif earlier[1] != digest:
+        message = f"variants {earlier[0]!r} and {key!r} both write {path.name}"
+        hint = "add {width}, {height} or {hash8} to the filename pattern"
+        raise SpecError(message, asset=state.job.asset, field="filename", hint=hint)
