@@ -43,6 +43,7 @@ from .spec_types import (
     INPUT_FIDELITIES,
     MODERATIONS,
     OUTPUT_FORMATS,
+    PROVIDER_NAMES,
     QUALITIES,
     VARIANT_FORMATS,
     AssetSpec,
@@ -252,8 +253,6 @@ class SpecReader:
         return BuildConfig(**{k: v for k, v in values.items() if v is not None})
 
     def read_provider(self, table: dict[str, Any]) -> ProviderConfig:
-        from .providers import PROVIDER_NAMES
-
         self.unknown_keys(table, PROVIDER_KEYS, "provider.")
         p = "provider."
         values: dict[str, Any] = {

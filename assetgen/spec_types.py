@@ -33,6 +33,7 @@ OUTPUT_FORMATS = ("png", "jpeg", "webp")
 INPUT_FIDELITIES = ("low", "high")
 VARIANT_FORMATS = ("png", "jpeg", "webp", "avif")
 FITS = ("cover", "contain", "inside")
+PROVIDER_NAMES = ("offline", "openai")
 
 
 @dataclass(frozen=True)

@@ -1,62 +1,51 @@
 """Variants: the output files derived from an original, with Pillow.
 
-This is the build's CPU hot path. :func:`render_job` runs in a worker process
-(see :func:`make_pool`), decodes one original once and writes every variant
-of that asset; jobs and results are plain frozen dataclasses so they pickle.
+The build's CPU hot path. :func:`render_job` runs in a worker (:func:`make_pool`),
+decodes one original once and writes all of that asset's variants; jobs and
+results are frozen dataclasses, so they pickle.
 
-**Geometry** follows CSS ``object-fit`` and sharp. With only a width or only a
-height the aspect ratio is kept (and ``fit`` does not matter); with neither,
-the original size is kept. With both:
+**Fit** follows CSS ``object-fit`` and sharp. One of width/height keeps the
+aspect ratio; neither keeps the original size. With both, ``cover`` fills the
+box and centre-crops the overflow, ``contain`` fits the whole image and pads
+to exactly the box (transparent for PNG/WebP/AVIF unless the variant sets its
+own ``background``; the resolved background for JPEG), ``inside`` fits within
+the box with no padding.
 
-* ``cover`` fills the box exactly and centre-crops the overflow;
-* ``contain`` fits the whole image in the box and pads it to exactly the box:
-  transparent for PNG/WebP/AVIF (or the variant's own ``background`` when it
-  sets one), the resolved background colour for JPEG;
-* ``inside`` fits within the box, no padding: one side may be smaller.
+**No upscaling** unless ``upscale``: the scale factor is capped at 1. For
+``inside`` and one-sided sizes the image stays at its original size; for
+``cover``/``contain`` the box keeps the asked shape but shrinks by the factor
+the image would have grown: from 1536x1024, ``cover`` 2000x2000 gives
+1024x1024 and ``contain`` 3000x3000 gives 1536x1536 (padded above and below).
 
-**No upscaling** unless ``upscale = true``: the scale factor is capped at 1.
-For ``inside`` (and one-sided sizes) the image simply stays at its original
-size. For ``cover`` and ``contain`` the *box* keeps the asked aspect ratio but
-shrinks by the factor the image would have been enlarged, so the result has
-the asked shape and nothing is enlarged: a 1536x1024 original asked to
-``cover`` 2000x2000 gives 1024x1024, to ``contain`` 3000x3000 gives
-1536x1536 (the original, padded above and below).
+**Filenames** take the output's *actual* size for ``{width}``/``{height}``
+(so ``480w`` is true in a srcset). Two targets of a job that land on one path
+are written once if their bytes agree, else a :class:`SpecError`.
 
-**Filenames** use the output's *actual* size for ``{width}``/``{height}``, so
-a ``480w`` in a name is always true for srcset. When capping makes two targets
-of a job name the same file, identical bytes are written once; different
-bytes are a :class:`SpecError`.
+**Encoders**, measured with ``benchmarks/bench_variants.py --encoders``
+(480/960/1536 wide from a 1536x1024 illustration, grainy / flat with alpha).
+A variant is encoded once and served many times, so a few percent of bytes is
+worth a few hundred milliseconds of one build:
 
-**Encoders** (measured on 1536x1024 synthetic illustrations at 480/960/1536
-wide, see ``benchmarks/bench_variants.py``):
+* PNG zlib level 6: 3-5% smaller than level 4 for <= 2.2x its time; level 9
+  saves 0.7-5% more for 7-10x.
+* JPEG progressive + optimised tables: 5-6% smaller than baseline, +35 ms.
+* WebP ``method=4`` (libwebp's default): 3-5% smaller than method 2 for 2-2.5x
+  its time. Method 6 gains 3% more but took 15x on an image with alpha.
+  Lossless: ``quality`` is libwebp's effort and passes through, as in sharp.
+* AVIF ``speed=6`` (Pillow's default; speed 8 is 3-8x faster but 30-45%
+  larger) on one thread: libaom's output differs between one and several
+  threads, and variants must be byte-identical on every machine. ``lossless``
+  means quality 100 with 4:4:4 chroma, as close as Pillow gets.
 
-* PNG: zlib level 6, no ``optimize``. Level 6 is 3-4% smaller than level 4
-  for about 1.3-2x its time; level 9 / ``optimize`` save another 0.5-5% for
-  4-9x the time.
-* JPEG: progressive + optimised Huffman tables, default 4:2:0 subsampling:
-  about 5% smaller than baseline for ~25 ms per three sizes.
-* WebP lossy: ``method=4`` (libwebp's and cwebp's default). Method 2 is about
-  2.4x faster but 3-5% larger; 6 saves 1-3% more for 1.5x the time (and far
-  more on some images). A variant is encoded once and served many times.
-* WebP lossless: the variant's ``quality`` is ignored (for lossless it is
-  encoder effort, not quality): a fixed effort of ``method=4, quality=50``
-  is within 0.3% of effort 80 in size at 60% of its time.
-* AVIF: ``speed=6`` (Pillow's default; speed 8 is 6x faster but 35% larger)
-  and one encoder thread: libaom output differs between 1 and several
-  threads, and variants must be byte-identical on every machine. The pool
-  gives the parallelism.
+Resampling is Lanczos with ``reducing_gap=3.0``; targets of one size share a
+resize, and a variant at the original size is not resampled.
 
-Resampling is Lanczos with ``reducing_gap=3.0``; targets that share a size
-share one resize, and a variant at the original size is not resampled.
-
-**Metadata**: EXIF orientation is applied, then everything is stripped
-(EXIF, XMP, text chunks, comments) except an ICC profile, which keeps colours
-right. With provenance, every format gets one XMP packet (``dc:title`` =
+**Metadata**: EXIF orientation is applied, then everything but an ICC profile
+is stripped. With provenance, every format gets an XMP packet (``dc:title`` =
 asset, ``dc:description`` = prompt, ``xmp:CreatorTool`` = ``assetgen
-(model)``); PNG also gets the standard text keywords ``Title``,
-``Description`` and ``Software`` with the same values, which image viewers
-show. Nothing time-dependent is written: same original + same target gives
-the same bytes.
+(model)``) and PNG also the standard keywords ``Title``, ``Description`` and
+``Software`` that viewers show. Nothing depends on time: the same original and
+target give the same bytes.
 """
 
 from __future__ import annotations
@@ -87,10 +76,20 @@ RESAMPLE = Image.Resampling.LANCZOS
 REDUCING_GAP = 3.0
 PNG_COMPRESS_LEVEL = 6
 WEBP_METHOD = 4
-WEBP_LOSSLESS_EFFORT = 50
 AVIF_SPEED = 6
 TRANSPARENT = (0, 0, 0, 0)
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+_XMP_TEMPLATE = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+ <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"
+   xmlns:xmp="http://ns.adobe.com/xap/1.0/">
+  <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{0}</rdf:li></rdf:Alt></dc:title>
+  <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{1}</rdf:li></rdf:Alt></dc:description>
+  <xmp:CreatorTool>{2}</xmp:CreatorTool>
+ </rdf:Description>
+</rdf:RDF></x:xmpmeta>
+<?xpacket end="r"?>"""
 
 Box = tuple[float, float, float, float]
 
@@ -157,9 +156,6 @@ class _Geometry:
     """The region of the original that is used."""
 
 
-# -- geometry -----------------------------------------------------------------
-
-
 def output_size(original: tuple[int, int], spec: VariantSpec) -> tuple[int, int]:
     """The size of the variant ``spec`` makes from an original of size ``original``."""
     return _geometry(original, spec).canvas
@@ -179,11 +175,9 @@ def _geometry(original: tuple[int, int], spec: VariantSpec) -> _Geometry:
 
 
 def _inside(original: tuple[int, int], spec: VariantSpec) -> tuple[int, int]:
-    ratios = [asked / have for asked, have in zip((spec.width, spec.height), original) if asked]
-    scale = min(ratios, default=1.0)
-    if not spec.upscale:
-        scale = min(scale, 1.0)
-    return _scaled(original, scale)
+    asked = zip((spec.width, spec.height), original, strict=True)
+    scale = min((want / have for want, have in asked if want), default=1.0)
+    return _scaled(original, scale if spec.upscale else min(scale, 1.0))
 
 
 def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -213,9 +207,6 @@ def _contain(original: tuple[int, int], box: tuple[int, int], upscale: bool) -> 
     size = _scaled(original, scale if upscale else min(scale, 1.0))
     size = (min(size[0], box[0]), min(size[1], box[1]))
     return _Geometry(box, size, (0.0, 0.0, float(width), float(height)))
-
-
-# -- validation ---------------------------------------------------------------
 
 
 def check_filename_pattern(pattern: str) -> str | None:
@@ -273,17 +264,14 @@ def _avif_available() -> bool:
     if "avif" in features.modules:  # Pillow >= 11.2
         return bool(features.check_module("avif"))
     try:
-        import pillow_avif  # noqa: F401  (the plugin, for older Pillow)
+        import pillow_avif  # noqa: F401  (older Pillow: the plugin registers AVIF)
     except ImportError:
         return False
     return True
 
 
-# -- the pool -----------------------------------------------------------------
-
-
 def make_pool(jobs: int | None) -> concurrent.futures.Executor:
-    """An executor for :func:`render_job`: ``jobs`` processes (``None`` = one per core).
+    """An executor for :func:`render_job`: ``jobs`` processes (``None``/0 = one per core).
 
     One job means one thread: no process start-up for a serial build. On
     POSIX the processes come from a forkserver (forking a process that has
@@ -303,9 +291,6 @@ def _mp_context() -> Any:
     return context
 
 
-# -- rendering ----------------------------------------------------------------
-
-
 @dataclass
 class _JobState:
     """One job's decoded original and what its targets have produced so far."""
@@ -322,7 +307,7 @@ def render_job(job: VariantJob) -> JobResult:
     """Decode ``job.original`` once and write every target's variant."""
     state = _decode(job)
     variants = tuple(_render(state, target) for target in job.targets)
-    return JobResult(job.asset, variants, tuple(state.notices))
+    return JobResult(job.asset, variants, tuple(dict.fromkeys(state.notices)))
 
 
 def _decode(job: VariantJob) -> _JobState:
@@ -389,7 +374,9 @@ def _finish(
     """Pad ``contain`` results to the box; flatten transparency for JPEG."""
     if target.spec.format == "jpeg":
         if image.mode == "RGBA":
-            _notice(state, f"transparent original flattened onto {target.background} for JPEG")
+            state.notices.append(
+                f"transparent original flattened onto {target.background} for JPEG"
+            )
         if image.mode == "RGBA" or image.size != geometry.canvas:
             background = _colour(target.background, opaque=True)
             return _compose(image, geometry.canvas, background, "RGB")
@@ -421,16 +408,8 @@ def _colour(value: str, *, opaque: bool) -> tuple[int, ...]:
     return (*rgba[:3], 255) if opaque else rgba
 
 
-def _notice(state: _JobState, text: str) -> None:
-    if text not in state.notices:
-        state.notices.append(text)
-
-
-# -- encoding and writing -----------------------------------------------------
-
-
 def _encode(image: Image.Image, spec: VariantSpec, state: _JobState) -> bytes:
-    options = {**_ENCODERS[spec.format](spec), **_metadata(spec.format, state)}
+    options = {**_encoder_options(spec), **_metadata(spec.format, state)}
     buffer = io.BytesIO()
     try:
         image.save(buffer, PIL_FORMATS[spec.format], **options)
@@ -440,33 +419,15 @@ def _encode(image: Image.Image, spec: VariantSpec, state: _JobState) -> bytes:
     return buffer.getvalue()
 
 
-def _png_options(spec: VariantSpec) -> dict[str, Any]:
-    return {"optimize": False, "compress_level": PNG_COMPRESS_LEVEL}
-
-
-def _jpeg_options(spec: VariantSpec) -> dict[str, Any]:
-    return {"quality": spec.quality, "progressive": True, "optimize": True}
-
-
-def _webp_options(spec: VariantSpec) -> dict[str, Any]:
-    if spec.lossless:
-        return {"lossless": True, "quality": WEBP_LOSSLESS_EFFORT, "method": WEBP_METHOD}
-    return {"quality": spec.quality, "method": WEBP_METHOD}
-
-
-def _avif_options(spec: VariantSpec) -> dict[str, Any]:
+def _encoder_options(spec: VariantSpec) -> dict[str, Any]:
+    if spec.format == "png":
+        return {"optimize": False, "compress_level": PNG_COMPRESS_LEVEL}
+    if spec.format == "jpeg":
+        return {"quality": spec.quality, "progressive": True, "optimize": True}
+    if spec.format == "webp":
+        return {"quality": spec.quality, "method": WEBP_METHOD, "lossless": spec.lossless}
     options = {"quality": spec.quality, "speed": AVIF_SPEED, "max_threads": 1}
-    if spec.lossless:  # as close as Pillow gets: full chroma at the top quality
-        options.update(quality=100, subsampling="4:4:4")
-    return options
-
-
-_ENCODERS = {
-    "png": _png_options,
-    "jpeg": _jpeg_options,
-    "webp": _webp_options,
-    "avif": _avif_options,
-}
+    return {**options, "quality": 100, "subsampling": "4:4:4"} if spec.lossless else options
 
 
 def _metadata(fmt: str, state: _JobState) -> dict[str, Any]:
@@ -491,7 +452,7 @@ def _provenance_fields(asset: str, provenance: dict[str, str]) -> tuple[str, str
 
 def _png_text(fields: tuple[str, str, str], packet: str) -> PngImagePlugin.PngInfo:
     info = PngImagePlugin.PngInfo()
-    for keyword, value in zip(("Title", "Description", "Software"), fields):
+    for keyword, value in zip(("Title", "Description", "Software"), fields, strict=True):
         info.add_text(keyword, value)  # falls back to UTF-8 iTXt beyond Latin-1
     info.add_itxt("XML:com.adobe.xmp", packet)
     return info
@@ -499,25 +460,8 @@ def _png_text(fields: tuple[str, str, str], packet: str) -> PngImagePlugin.PngIn
 
 def _xmp_packet(title: str, description: str, creator_tool: str) -> str:
     """An XMP packet with ``dc:title``, ``dc:description`` and ``xmp:CreatorTool``."""
-    title, description, creator_tool = (
-        escape(_XML_INVALID.sub("", text)) for text in (title, description, creator_tool)
-    )
-    return (
-        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
-        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
-        '  <rdf:Description rdf:about=""\n'
-        '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
-        '    xmlns:xmp="http://ns.adobe.com/xap/1.0/">\n'
-        f'   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{title}</rdf:li></rdf:Alt></dc:title>\n'
-        "   <dc:description><rdf:Alt>"
-        f'<rdf:li xml:lang="x-default">{description}</rdf:li></rdf:Alt></dc:description>\n'
-        f"   <xmp:CreatorTool>{creator_tool}</xmp:CreatorTool>\n"
-        "  </rdf:Description>\n"
-        " </rdf:RDF>\n"
-        "</x:xmpmeta>\n"
-        '<?xpacket end="r"?>'
-    )
+    values = (escape(_XML_INVALID.sub("", text)) for text in (title, description, creator_tool))
+    return _XMP_TEMPLATE.format(*values)
 
 
 def variant_filename(spec: VariantSpec, asset: str, size: tuple[int, int], sha256: str) -> str:

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageCms, ImageDraw
+from PIL import Image, ImageCms, ImageDraw, PngImagePlugin
 
 from assetgen.errors import AssetgenError, SpecError
 from assetgen.spec_types import VariantSpec
@@ -149,6 +149,14 @@ def test_contain_pads_jpeg_with_the_background(wide: Path, tmp_path: Path) -> No
     assert result.notices == ()  # an opaque original is not "flattened"
 
 
+def test_contain_pads_png_with_its_own_background(wide: Path, tmp_path: Path) -> None:
+    spec = VariantSpec(width=480, height=480, fit="contain", format="png", background="#0000ff")
+    [variant] = variants(wide, tmp_path, VariantTarget(spec, "v", "#0000ff"))
+    with Image.open(variant.path) as image:
+        assert image.mode == "RGB"
+        assert image.getpixel((240, 10)) == (0, 0, 255)
+
+
 def test_cover_crops_the_centre(tmp_path: Path) -> None:
     original = Image.new("RGB", (300, 100), "blue")
     original.paste((255, 0, 0), (100, 0, 200, 100))  # red middle third
@@ -229,24 +237,38 @@ def test_transparent_original_flattened_for_jpeg_with_one_notice(
 # -- metadata -----------------------------------------------------------------
 
 
-def exif_original(path: Path) -> Path:
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def tagged_original(path: Path) -> Path:
+    """A JPEG carrying EXIF, XMP, a comment and an ICC profile."""
     exif = Image.Exif()
     exif[0x010F] = "Camera maker"  # Make
     exif[0x0131] = "Some editor"  # Software
-    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    return make_original(path, (320, 200), exif=exif.tobytes(), icc_profile=srgb, quality=90)
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>'
+    extra = {"exif": exif.tobytes(), "xmp": xmp, "comment": b"secret", "icc_profile": SRGB}
+    return make_original(path, (320, 200), quality=90, **extra)
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
 def test_metadata_stripped_but_icc_kept(fmt: str, tmp_path: Path) -> None:
-    original = exif_original(tmp_path / "photo.jpg")
-    assert load(original).getexif()
-    [variant] = variants(original, tmp_path / "out", target(width=160, format=fmt))
+    original = load(tagged_original(tmp_path / "photo.jpg"))
+    assert original.getexif() and {"xmp", "comment", "icc_profile"} <= original.info.keys()
+    [variant] = variants(Path(original.filename), tmp_path / "out", target(width=160, format=fmt))
     with Image.open(variant.path) as image:
         assert not image.getexif()
-        assert "xmp" not in image.info and "comment" not in image.info
-        assert image.info.get("icc_profile") == load(original).info["icc_profile"]
+        assert not {"xmp", "comment", "exif"} & image.info.keys()
+        assert image.info.get("icc_profile") == SRGB
         assert not getattr(image, "text", {})
+
+
+def test_png_text_chunks_stripped(tmp_path: Path) -> None:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "made on my laptop")
+    original = make_original(tmp_path / "o.png", (64, 64), pnginfo=info)
+    assert load(original).text
+    [variant] = variants(original, tmp_path / "out", target(format="png"))
+    assert load(variant.path).text == {}
 
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
@@ -319,7 +341,7 @@ def test_same_file_from_two_targets_is_written_once(small: Path, tmp_path: Path)
 
 def test_two_targets_clashing_on_a_path_fail(small: Path, tmp_path: Path) -> None:
     clash = [target("a", width=960, quality=50), target("b", width=1536, quality=90)]
-    with pytest.raises(SpecError, match="both write hero-300w.webp"):
+    with pytest.raises(SpecError, match=r"both write hero-300w\.webp"):
         render(small, tmp_path, *clash)
 
 
@@ -359,7 +381,7 @@ def test_check_filename_pattern_accepts(pattern: str) -> None:
 
 def test_unreadable_original_is_an_assetgen_error(tmp_path: Path) -> None:
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    with pytest.raises(AssetgenError, match="cannot read original bad.png"):
+    with pytest.raises(AssetgenError, match=r"cannot read original bad\.png"):
         render(tmp_path / "bad.png", tmp_path, target())
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import SpecError
+from ..spec_types import PROVIDER_NAMES
 
 if TYPE_CHECKING:
     from ..events import Emit
     from ..spec import ProviderConfig
     from .base import Provider
 
-PROVIDER_NAMES = ("offline", "openai")
+__all__ = ["PROVIDER_NAMES", "create_provider"]
 
 
 def create_provider(config: ProviderConfig, *, emit: Emit) -> Provider:
