@@ -181,5 +181,6 @@ class Spec:
     def state_dir(self) -> Path:
         return self.root / DEFAULT_STATE_DIR
 
+
 DEFAULT_PARAMS: dict[str, Any] = {"size": "1024x1024", "quality": "auto", "background": "auto"}
 """Generation parameters an asset has when neither it nor ``[defaults]`` sets them."""
