@@ -23,7 +23,7 @@ from typing import Any, Literal
 from .errors import SpecError, SpecErrors
 from .hashing import HashCache
 from .prompts import PromptRenderer
-from .spec_types import DEFAULT_PARAMS, AssetSpec, Spec, VariantSpec
+from .spec_types import DEFAULT_PARAMS, PROVIDER_KEY_REVISIONS, AssetSpec, Spec, VariantSpec
 
 KEY_SCHEMA = 1
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -95,6 +95,7 @@ def generation_key(provider: str, asset: Asset) -> str:
         {
             "schema": KEY_SCHEMA,
             "provider": provider,
+            "revision": PROVIDER_KEY_REVISIONS.get(provider, 0),
             "model": asset.model,
             "operation": asset.operation,
             "prompt": asset.prompt,

@@ -34,6 +34,9 @@ INPUT_FIDELITIES = ("low", "high")
 VARIANT_FORMATS = ("png", "jpeg", "webp", "avif")
 FITS = ("cover", "contain", "inside")
 PROVIDER_NAMES = ("offline", "openai")
+PROVIDER_KEY_REVISIONS = {"offline": 1}
+"""Part of every generation key of that provider: bumping one (say, when the
+offline renderer draws differently) regenerates that provider's images only."""
 
 
 @dataclass(frozen=True)

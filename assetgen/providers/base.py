@@ -113,10 +113,6 @@ class Provider(ABC):
     def __init__(self, emit: Emit = ignore) -> None:
         self.emit = emit
 
-    def key_params(self, request: ImageRequest) -> dict[str, object]:
-        """Extra, provider-specific values that change the image (go into the key)."""
-        return {}
-
     def check(self, request: ImageRequest) -> None:
         """Refuse, before any money is spent, a request this provider cannot serve.
 

@@ -35,6 +35,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont, UnidentifiedImageError
 from ..errors import InputImageError, SpecError
 from ..events import Emit, ignore
 from ..masks import edit_region, has_alpha
+from ..spec_types import PROVIDER_KEY_REVISIONS
 from .base import ImageRequest, ImageResult, Provider
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 Color = tuple[int, int, int]
 Size = tuple[int, int]
 
-RENDERER_VERSION = 1  # in the key: bump it when the drawing changes
+RENDERER_VERSION = PROVIDER_KEY_REVISIONS["offline"]  # in every offline key
 AUTO_SIZE: Size = (1024, 1024)
 MIN_SIDE, MAX_SIDE = 16, 4096
 FORMATS = ("png", "jpeg", "webp")
@@ -65,9 +66,6 @@ class OfflineProvider(Provider):
     def __init__(self, config: ProviderConfig, *, emit: Emit = ignore) -> None:
         super().__init__(emit)
         self.config = config
-
-    def key_params(self, request: ImageRequest) -> dict[str, object]:
-        return {"renderer": RENDERER_VERSION}
 
     def check(self, request: ImageRequest) -> None:
         parse_size(request.size, asset=request.asset)

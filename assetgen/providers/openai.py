@@ -103,10 +103,6 @@ class OpenAIProvider(Provider):
         if request.operation == "edit":
             inspect_inputs(request, profile)
 
-    def key_params(self, request: ImageRequest) -> dict[str, object]:
-        """Masked edits: whether the base image is put back outside the mask."""
-        return {"keep_unmasked": request.keep_unmasked} if request.mask is not None else {}
-
     def estimate_cost(self, request: ImageRequest) -> float | None:
         """USD from the per-image table (``auto`` quality counted as ``high``), × n."""
         prices = prices_for(request.model, self._prices)
