@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import AssetgenError, SpecError, SpecErrors
+from .errors import AssetgenError, ProviderAuthError, SpecError, SpecErrors
 from .events import Emit, Event, ignore
 from .lockfile import LockEntry, Lockfile, LockInput, LockVariant
 from .plan import AssetStep, Plan, Removal
@@ -150,8 +150,16 @@ class Builder:
         self.report.outcomes.extend(
             AssetOutcome(s.name, s.action, "fresh") for s in self.plan.steps if s.action == "fresh"
         )
+        tasks = [asyncio.ensure_future(self.run_step(step)) for step in todo]
         try:
-            await asyncio.gather(*(self.run_step(step) for step in todo))
+            try:
+                await asyncio.gather(*tasks)
+            except ProviderAuthError:
+                # No request can succeed without a valid key: stop the others now.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
             for removal in self.plan.removals:
                 self.remove(removal)
         finally:
@@ -188,6 +196,8 @@ class Builder:
                 step.action, "rendered"
             )
             self.emit(Event("done", outcome.status, asset=step.name))
+        except ProviderAuthError:
+            raise
         except AssetgenError as exc:
             outcome.error = str(exc) if exc.asset else f"{step.name}: {exc}"
             self.emit(Event("failed", outcome.error, asset=step.name))
