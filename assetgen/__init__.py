@@ -1,7 +1,47 @@
-"""assetgen: build a site's image assets from a declarative spec."""
+"""assetgen: build a site's image assets from a declarative spec.
+
+The library API (the CLI is a thin shell over it)::
+
+    import asyncio
+    from assetgen import open_project, create_provider, build
+
+    project = open_project(Path("assetgen.toml"))
+    plan = project.plan()
+    report = asyncio.run(build(project, plan, create_provider(project.spec.provider, emit=print)))
+
+Names are imported on first use, so ``import assetgen`` (and ``assetgen
+--version``) stays fast.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_EXPORTS = {
+    "AssetgenError": "assetgen.errors",
+    "SpecError": "assetgen.errors",
+    "ProviderError": "assetgen.errors",
+    "load_spec": "assetgen.spec",
+    "Spec": "assetgen.spec_types",
+    "open_project": "assetgen.project",
+    "Project": "assetgen.project",
+    "Plan": "assetgen.plan",
+    "build": "assetgen.build",
+    "BuildOptions": "assetgen.build",
+    "BuildReport": "assetgen.build",
+    "create_provider": "assetgen.providers",
+    "Event": "assetgen.events",
+    "main": "assetgen.cli",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assetgen' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

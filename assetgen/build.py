@@ -316,7 +316,7 @@ class Builder:
         return {"asset": step.name, "model": step.asset.model, "prompt": step.asset.prompt}
 
     def lock_variant(self, rendered: Any) -> LockVariant:
-        from PIL import __version__ as pillow_version
+        from .variants import ENCODER
 
         self.project.hashes.record(rendered.path, rendered.sha256)
         return LockVariant(
@@ -327,7 +327,7 @@ class Builder:
             height=rendered.height,
             bytes=rendered.bytes,
             format=rendered.format,
-            encoder=f"Pillow {pillow_version}",
+            encoder=ENCODER,
         )
 
     # -- removals -------------------------------------------------------------

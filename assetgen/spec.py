@@ -393,7 +393,7 @@ class SpecReader:
         fmt = self.choice(table, "format", (*VARIANT_FORMATS, "jpg"), prefix=prefix, asset=asset)
         fmt = "jpeg" if fmt == "jpg" else fmt
         if fmt == "avif":
-            from .variants import format_supported
+            from .filenames import format_supported
 
             if not format_supported("avif"):
                 self.problem(
@@ -411,7 +411,7 @@ class SpecReader:
         )
         if value is None:
             return None
-        from .variants import check_filename_pattern
+        from .filenames import check_filename_pattern
 
         reason = check_filename_pattern(value)
         if reason:

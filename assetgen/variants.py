@@ -51,27 +51,30 @@ target give the same bytes.
 from __future__ import annotations
 
 import concurrent.futures
-import difflib
 import hashlib
 import io
 import multiprocessing
 import os
 import re
-import string
 from dataclasses import dataclass, field
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from PIL import Image, ImageColor, ImageOps, PngImagePlugin, UnidentifiedImageError, features
+import PIL
+from PIL import Image, ImageColor, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import AssetgenError, SpecError
+from .filenames import (
+    EXTENSIONS,
+    format_supported,
+)
 from .fsutil import atomic_write_bytes, is_within
 from .spec_types import VariantSpec
 
-EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "avif": "avif"}
-PLACEHOLDERS = ("name", "width", "height", "ext", "hash8")
 PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
+ENCODER = f"Pillow {PIL.__version__}"
+"""Recorded in the lock for information; never part of a variant key."""
 RESAMPLE = Image.Resampling.LANCZOS
 REDUCING_GAP = 3.0
 PNG_COMPRESS_LEVEL = 6
@@ -207,67 +210,6 @@ def _contain(original: tuple[int, int], box: tuple[int, int], upscale: bool) -> 
     size = _scaled(original, scale if upscale else min(scale, 1.0))
     size = (min(size[0], box[0]), min(size[1], box[1]))
     return _Geometry(box, size, (0.0, 0.0, float(width), float(height)))
-
-
-def check_filename_pattern(pattern: str) -> str | None:
-    """``None`` if ``pattern`` is a usable variant filename, else what is wrong."""
-    try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
-    except ValueError as exc:
-        return f"filename pattern {pattern!r} is malformed: {exc}"
-    problems = [_unknown_placeholder(name) for name in fields if name not in PLACEHOLDERS]
-    if "name" not in fields:
-        problems.append("must contain {name}")
-    problems.append(_path_problem(pattern) or "")
-    if not any(problems):
-        problems.append(_format_problem(pattern))
-    problems = [problem for problem in problems if problem]
-    return f"filename pattern {pattern!r}: " + "; ".join(problems) if problems else None
-
-
-def _unknown_placeholder(name: str) -> str:
-    allowed = ", ".join("{" + known + "}" for known in PLACEHOLDERS)
-    close = difflib.get_close_matches(name, PLACEHOLDERS, n=1)
-    hint = f"did you mean {{{close[0]}}}? " if close else ""
-    return f"unknown placeholder {{{name}}} ({hint}allowed: {allowed})"
-
-
-def _format_problem(pattern: str) -> str:
-    sample = {"name": "a", "width": 1, "height": 1, "ext": "png", "hash8": "0" * 8}
-    try:
-        pattern.format(**sample)
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        return f"cannot be filled in: {exc}"
-    return ""
-
-
-def _path_problem(pattern: str) -> str | None:
-    if pattern.startswith(("/", "\\")) or PureWindowsPath(pattern).drive:
-        return "must be relative to out_dir, not absolute"
-    if ".." in re.split(r"[/\\]", pattern):
-        return "must not contain '..'"
-    if pattern.endswith(("/", "\\")):
-        return "must name a file, not a folder"
-    return None
-
-
-def format_supported(fmt: str) -> bool:
-    """Whether this Pillow can write variants in ``fmt`` (a spec format name)."""
-    if fmt in ("png", "jpeg"):
-        return True
-    if fmt == "webp":
-        return bool(features.check_module("webp"))
-    return fmt == "avif" and _avif_available()
-
-
-def _avif_available() -> bool:
-    if "avif" in features.modules:  # Pillow >= 11.2
-        return bool(features.check_module("avif"))
-    try:
-        import pillow_avif  # noqa: F401  (older Pillow: the plugin registers AVIF)
-    except ImportError:
-        return False
-    return True
 
 
 def make_pool(jobs: int | None) -> concurrent.futures.Executor:

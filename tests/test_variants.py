@@ -12,14 +12,13 @@ import pytest
 from PIL import Image, ImageCms, ImageDraw, PngImagePlugin
 
 from assetgen.errors import AssetgenError, SpecError
+from assetgen.filenames import check_filename_pattern, format_supported
 from assetgen.spec_types import VariantSpec
 from assetgen.variants import (
     EXTENSIONS,
     JobResult,
     VariantJob,
     VariantTarget,
-    check_filename_pattern,
-    format_supported,
     make_pool,
     output_size,
     render_job,

@@ -1,0 +1,135 @@
+"""Guards of the public exports, the import layers and library ownership."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import assetgen
+
+PACKAGE = Path(assetgen.__file__).parent
+
+LAYERS = {
+    0: {"__init__", "errors", "events", "fsutil", "checks", "spec_types", "filenames"},
+    1: {"spec", "prompts", "hashing", "masks"},
+    2: {"graph"},
+    3: {"store", "lockfile", "variants", "providers"},
+    4: {"plan"},
+    5: {"project"},
+    6: {"build"},
+    7: {"watch", "gallery"},
+    8: {"console", "scaffold", "cli", "__main__"},
+}
+LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
+
+OWNERS = {
+    "httpx": {"providers/openai.py"},
+    "jinja2": {"prompts.py", "gallery.py"},
+    "tomli_w": {"lockfile.py"},
+    "watchfiles": {"watch.py"},
+    "PIL": {
+        "variants.py",
+        "masks.py",
+        "store.py",
+        "filenames.py",
+        "gallery.py",
+        "providers/offline.py",
+        "providers/inputs.py",
+    },
+}
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def top_module(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def imports(path: Path) -> list[tuple[str, int]]:
+    """(imported name, level) for every import in the file, nested ones too."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, 0) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.module or "", node.level))
+    return found
+
+
+def internal_target(path: Path, name: str, level: int) -> str | None:
+    """The top-level assetgen module an import refers to, if it is internal."""
+    if level == 0:
+        parts = name.split(".")
+        return parts[1] if parts[0] == "assetgen" and len(parts) > 1 else None
+    base = path.relative_to(PACKAGE).parent.parts
+    base = base[: len(base) - (level - 1)] if level > 1 else base
+    target = [*base, *(name.split(".") if name else [])]
+    return target[0] if target else None
+
+
+def test_every_module_has_a_layer() -> None:
+    assert {top_module(p) for p in modules()} <= set(LAYER_OF)
+
+
+def test_modules_import_only_from_their_layer_or_below() -> None:
+    violations = []
+    for path in modules():
+        own = LAYER_OF[top_module(path)]
+        for name, level in imports(path):
+            target = internal_target(path, name, level)
+            if target and LAYER_OF.get(target, 0) > own:
+                violations.append(f"{path.relative_to(PACKAGE)} imports {target}")
+    assert violations == []
+
+
+def test_each_third_party_library_has_its_owners() -> None:
+    violations = []
+    for path in modules():
+        relative = path.relative_to(PACKAGE).as_posix()
+        for name, level in imports(path):
+            library = name.split(".")[0]
+            if level == 0 and library in OWNERS and relative not in OWNERS[library]:
+                violations.append(f"{relative} imports {library}")
+    assert violations == []
+
+
+def test_public_exports_resolve() -> None:
+    assert sorted(assetgen.__all__) == sorted(
+        [
+            "__version__",
+            "AssetgenError",
+            "SpecError",
+            "ProviderError",
+            "load_spec",
+            "Spec",
+            "open_project",
+            "Project",
+            "Plan",
+            "build",
+            "BuildOptions",
+            "BuildReport",
+            "create_provider",
+            "Event",
+            "main",
+        ]
+    )
+    for name in assetgen.__all__:
+        assert getattr(assetgen, name) is not None
+
+
+def test_version_starts_without_heavy_imports() -> None:
+    code = (
+        "import sys; from assetgen.cli import parser; "
+        "heavy = [m for m in ('PIL', 'httpx', 'jinja2', 'watchfiles') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    version = subprocess.run(
+        [sys.executable, "-m", "assetgen", "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.strip() == f"assetgen {assetgen.__version__}"
