@@ -1,7 +1,8 @@
 """Turning events and results into terminal lines (part of the CLI layer).
 
-On a terminal, progress is one live status line on stderr that is rewritten
-in place, with permanent lines for what matters (generations, failures,
+On a terminal, progress is a live block on stderr, redrawn in place: one
+line per running generation or render and an overall bar, with permanent
+lines above it for what matters (generations and their cost, failures,
 warnings). Off a terminal (CI logs), every event is a plain line.
 """
 
@@ -11,6 +12,11 @@ import sys
 from typing import TextIO
 
 from .events import Event
+
+BAR_WIDTH = 30
+MAX_LIVE_LINES = 8
+COLUMNS = 100
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 SYMBOLS = {
     "generated": "$",
@@ -35,7 +41,8 @@ class Progress:
         self.finished = 0
         self.running: dict[str, str] = {}
         self.costs: dict[str, float] = {}
-        self._status_width = 0
+        self._drawn = 0
+        self.ticks = 0
 
     def __call__(self, event: Event) -> None:
         handler = getattr(self, f"on_{event.kind}", None)
@@ -96,22 +103,29 @@ class Progress:
         self.status()
 
     def status(self) -> None:
+        """Redraw the live block: one line per running asset, then the overall bar."""
         if not self.live or not self.total:
             return
-        names = ", ".join(f"{action} {name}" for name, action in list(self.running.items())[:3])
-        more = f" +{len(self.running) - 3}" if len(self.running) > 3 else ""
-        width = 30
-        filled = int(width * self.finished / self.total)
-        bar = "█" * filled + "░" * (width - filled)
-        text = f"{bar} {self.finished}/{self.total} {names}{more}"[:120]
-        self.stream.write("\r" + text.ljust(self._status_width))
+        self.clear_status()
+        lines = [
+            f"  {action:<8} {name} {SPINNER[self.ticks % len(SPINNER)]}"
+            for name, action in list(self.running.items())[:MAX_LIVE_LINES]
+        ]
+        if len(self.running) > MAX_LIVE_LINES:
+            lines.append(f"  … and {len(self.running) - MAX_LIVE_LINES} more")
+        filled = int(BAR_WIDTH * self.finished / self.total)
+        bar = "█" * filled + "░" * (BAR_WIDTH - filled)
+        lines.append(f"{bar} {self.finished}/{self.total}")
+        self.ticks += 1
+        self.stream.write("\n".join(line[:COLUMNS] for line in lines) + "\n")
         self.stream.flush()
-        self._status_width = len(text)
+        self._drawn = len(lines)
 
     def clear_status(self) -> None:
-        if self.live and self._status_width:
-            self.stream.write("\r" + " " * self._status_width + "\r")
-            self._status_width = 0
+        """Move up over the live block and erase it (ANSI: cursor up, clear below)."""
+        if self.live and self._drawn:
+            self.stream.write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
 
     def close(self) -> None:
         self.clear_status()
