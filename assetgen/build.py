@@ -16,6 +16,7 @@ at the next start). A failed asset is reported and the others go on.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from typing import Any
 
 from .errors import AssetgenError, ProviderAuthError, SpecError, SpecErrors
 from .events import Emit, Event, ignore
+from .fsutil import atomic_write_text
 from .lockfile import LockEntry, Lockfile, LockInput, LockVariant
 from .plan import AssetStep, Plan, Removal
 from .project import Project, to_request
@@ -48,6 +50,8 @@ class AssetOutcome:
     error: str | None = None
     cost_usd: float = 0.0
     seconds: float = 0.0
+    reason: str = ""
+    """Why the plan chose the action (``new asset``, ``prompt changed``, ...)."""
 
 
 @dataclass
@@ -90,6 +94,7 @@ class BuildReport:
                     "name": o.name,
                     "action": o.action,
                     "status": o.status,
+                    "reason": o.reason,
                     "error": o.error,
                     "cost_usd": o.cost_usd,
                     "seconds": round(o.seconds, 3),
@@ -148,7 +153,9 @@ class Builder:
         started = time.monotonic()
         todo = [step for step in self.plan.steps if step.action != "fresh"]
         self.report.outcomes.extend(
-            AssetOutcome(s.name, s.action, "fresh") for s in self.plan.steps if s.action == "fresh"
+            AssetOutcome(s.name, s.action, "fresh", reason=s.reason)
+            for s in self.plan.steps
+            if s.action == "fresh"
         )
         tasks = [asyncio.ensure_future(self.run_step(step)) for step in todo]
         try:
@@ -163,8 +170,8 @@ class Builder:
             for removal in self.plan.removals:
                 self.remove(removal)
         finally:
-            self.finish()
             self.report.seconds = time.monotonic() - started
+            self.finish()
         return self.report
 
     def finish(self) -> None:
@@ -175,6 +182,7 @@ class Builder:
             self.report.lock_written = self.project.locks.write(self.lock)
         self.project.locks.close()
         self.project.hashes.save()
+        self.save_report()
         if self.flattened:
             names = ", ".join(sorted(self.flattened))
             self.emit(
@@ -185,10 +193,15 @@ class Builder:
                 )
             )
 
+    def save_report(self) -> None:
+        """The last build's report, for the gallery (local state, never committed)."""
+        data = {"finished_at": timestamp(), "draft": self.project.draft, **self.report.to_json()}
+        atomic_write_text(self.project.report_path, json.dumps(data, indent=1), durable=False)
+
     async def run_step(self, step: AssetStep) -> None:
         started = time.monotonic()
         self.emit(Event("start", step.action, asset=step.name, data={"reason": step.reason}))
-        outcome = AssetOutcome(step.name, step.action, "failed")
+        outcome = AssetOutcome(step.name, step.action, "failed", reason=step.reason)
         try:
             entry = await self.original_entry(step, outcome)
             await self.render(step, entry)

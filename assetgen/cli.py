@@ -56,6 +56,24 @@ def parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="one asset's prompt, parameters, key and lock entry")
     show.add_argument("name")
     show.add_argument("--json", action="store_true")
+
+    gallery = commands.add_parser("gallery", help="write a static HTML review page of every asset")
+    gallery.add_argument(
+        "-o", "--output", metavar="FILE", help="default .assetgen/gallery/index.html"
+    )
+    gallery.add_argument(
+        "--draft", action="store_true", help="show the draft (watch --draft) build"
+    )
+
+    watch = commands.add_parser(
+        "watch", help="rebuild on every save of the spec, templates or inputs"
+    )
+    watch.add_argument("--provider", help="override [provider] name")
+    watch.add_argument(
+        "--draft", action="store_true", help="cheap previews kept out of lock and store"
+    )
+    watch.add_argument("--serve", action="store_true", help="serve the gallery on 127.0.0.1")
+    watch.add_argument("--port", type=int, default=8421, help="port for --serve (default 8421)")
     return root
 
 
@@ -254,7 +272,38 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"init": cmd_init, "plan": cmd_plan, "build": cmd_build, "show": cmd_show}
+# -- gallery and watch ---------------------------------------------------------------
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from .gallery import write_gallery
+    from .project import open_project
+
+    project = open_project(spec_path(args), draft=args.draft)
+    page = write_gallery(project, Path(args.output) if args.output else None)
+    print(page)
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from .console import Progress
+    from .watch import WatchOptions, watch
+
+    options = WatchOptions(
+        provider=args.provider, draft=args.draft, serve=args.serve, port=args.port
+    )
+    progress = Progress(quiet=True, verbose=args.verbose)
+    return watch(spec_path(args), options, emit=progress, echo=print)
+
+
+COMMANDS = {
+    "init": cmd_init,
+    "plan": cmd_plan,
+    "build": cmd_build,
+    "show": cmd_show,
+    "gallery": cmd_gallery,
+    "watch": cmd_watch,
+}
 
 
 if __name__ == "__main__":  # pragma: no cover

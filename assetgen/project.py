@@ -8,7 +8,7 @@ compares it with the lock and store.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .graph import Asset, expand
@@ -17,7 +17,7 @@ from .lockfile import Lockfile, LockStore
 from .plan import Plan, make_plan
 from .providers.base import ImageRequest, InputImage
 from .spec import load_spec, with_provider
-from .spec_types import Spec
+from .spec_types import DEFAULT_STATE_DIR, Spec
 from .store import Store
 
 
@@ -27,6 +27,13 @@ class Project:
     hashes: HashCache
     store: Store
     locks: LockStore
+    draft: bool = False
+
+    @property
+    def report_path(self) -> Path:
+        """The last build's report (JSON), read by the gallery."""
+        name = "last-build-draft.json" if self.draft else "last-build.json"
+        return self.spec.state_dir / name
 
     @property
     def root(self) -> Path:
@@ -46,15 +53,40 @@ class Project:
         )
 
 
-def open_project(spec_path: Path, *, provider: str | None = None) -> Project:
+DRAFT_DIR = f"{DEFAULT_STATE_DIR}/draft"
+
+
+def draft_spec(spec: Spec) -> Spec:
+    """The spec for cheap previews: lowest quality, and every output kept local.
+
+    Drafts write their lock, originals and variants under ``.assetgen/draft/``
+    (git-ignored), so they never touch the committed lock, store or site.
+    """
+    build = replace(
+        spec.build,
+        lockfile=f"{DRAFT_DIR}/assetgen.lock",
+        store_dir=f"{DRAFT_DIR}/store",
+        out_dir=f"{DRAFT_DIR}/out",
+        manifest=None,
+    )
+    assets = tuple(replace(a, params={**a.params, "quality": "low"}) for a in spec.assets)
+    return replace(spec, build=build, assets=assets)
+
+
+def open_project(spec_path: Path, *, provider: str | None = None, draft: bool = False) -> Project:
+    """Load and validate the spec at ``spec_path`` and open the project's state."""
     spec = with_provider(load_spec(spec_path), provider)
+    if draft:
+        spec = draft_spec(spec)
     state = spec.state_dir
     hashes = HashCache(state / "hashes.json")
+    journal = state / ("draft-journal.jsonl" if draft else "journal.jsonl")
     return Project(
         spec=spec,
         hashes=hashes,
         store=Store(spec.root, spec.build.store_dir, state, hashes),
-        locks=LockStore(spec.project_path(spec.build.lockfile), state / "journal.jsonl"),
+        locks=LockStore(spec.project_path(spec.build.lockfile), journal),
+        draft=draft,
     )
 
 
