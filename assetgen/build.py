@@ -29,6 +29,7 @@ from .errors import AssetgenError, ProviderAuthError, SpecError, SpecErrors
 from .events import Emit, Event, ignore
 from .fsutil import atomic_write_text
 from .lockfile import LockEntry, Lockfile, LockInput, LockVariant
+from .manifest import write_manifest
 from .plan import AssetStep, Plan, Removal
 from .project import Project, to_request
 from .providers.base import ImageResult, Provider
@@ -39,6 +40,12 @@ from .store import KeyRecord
 class BuildOptions:
     jobs: int | None = None
     """Variant rendering processes (``None``: ``[build] jobs`` or one per core)."""
+    max_cost: float | None = None
+    """Stop starting generations once this many USD are spent (running ones finish)."""
+
+
+class BudgetReached(Exception):
+    """An asset was not generated because the budget was spent."""
 
 
 @dataclass
@@ -66,7 +73,7 @@ class BuildReport:
 
     @property
     def failed(self) -> list[AssetOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        return [o for o in self.outcomes if o.status in ("failed", "skipped")]
 
     @property
     def cost_usd(self) -> float:
@@ -77,6 +84,7 @@ class BuildReport:
             f"{self.count('generated')} generated, {self.count('reused')} reused, "
             f"{self.count('rendered')} rendered, {len(self.removed)} removed, "
             f"{self.count('failed')} failed"
+            + (f", {self.count('skipped')} skipped" if self.count("skipped") else "")
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -87,6 +95,7 @@ class BuildReport:
             "fresh": self.count("fresh"),
             "removed": sorted(self.removed),
             "failed": self.count("failed"),
+            "skipped": self.count("skipped"),
             "cost_usd": self.cost_usd,
             "seconds": round(self.seconds, 3),
             "assets": [
@@ -146,6 +155,10 @@ class Builder:
         self.report = BuildReport()
         self.flattened: list[str] = []
         self._pool: Executor | None = None
+        self.spent = 0.0
+        # Generations start through this gate so the budget is checked just before
+        # each request is sent, not when the build starts.
+        self.generation_slots = asyncio.Semaphore(self.spec.provider.concurrency)
 
     # -- orchestration ----------------------------------------------------
 
@@ -181,6 +194,7 @@ class Builder:
         if self.report.outcomes and not self.plan.is_noop:
             self.report.lock_written = self.project.locks.write(self.lock)
         self.project.locks.close()
+        write_manifest(self.spec, self.lock)
         self.project.hashes.save()
         self.save_report()
         if self.flattened:
@@ -211,6 +225,9 @@ class Builder:
             self.emit(Event("done", outcome.status, asset=step.name))
         except ProviderAuthError:
             raise
+        except BudgetReached as exc:
+            outcome.status, outcome.error = "skipped", f"{step.name}: {exc}"
+            self.emit(Event("skipped", str(exc), asset=step.name))
         except AssetgenError as exc:
             outcome.error = str(exc) if exc.asset else f"{step.name}: {exc}"
             self.emit(Event("failed", outcome.error, asset=step.name))
@@ -242,7 +259,12 @@ class Builder:
 
     async def generate(self, step: AssetStep) -> KeyRecord:
         assert self.provider is not None, "a plan with generations needs a provider"
-        result: ImageResult = await self.provider.generate(to_request(step.asset, step.key))
+        async with self.generation_slots:
+            budget = self.options.max_cost
+            if budget is not None and self.spent >= budget:
+                raise BudgetReached(f"budget reached (${self.spent:.4f} of ${budget:.4f} spent)")
+            result: ImageResult = await self.provider.generate(to_request(step.asset, step.key))
+            self.spent += result.cost_usd or 0.0
         originals = tuple(self.project.store.put(data, result.format) for data in result.images)
         record = KeyRecord(
             key=step.key,

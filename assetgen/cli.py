@@ -49,9 +49,32 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--provider", help="override [provider] name")
 
     build = commands.add_parser("build", help="generate, reuse and render what changed")
+    build.add_argument("names", nargs="*", metavar="NAME", help="only these assets (globs allowed)")
     build.add_argument("--json", action="store_true", help="summary as JSON on stdout")
     build.add_argument("--provider", help="override [provider] name (e.g. offline)")
     build.add_argument("--jobs", type=int, metavar="N", help="variant rendering processes")
+    build.add_argument(
+        "--locked", action="store_true", help="CI: never generate; exit 3 if anything is stale"
+    )
+    build.add_argument(
+        "--frozen", action="store_true", help="with --locked: write nothing, not even variants"
+    )
+    build.add_argument("--max-cost", type=float, metavar="USD", help="budget for this build")
+    build.add_argument("--yes", action="store_true", help="don't ask before a costly build")
+    build.add_argument(
+        "--refresh", action="append", default=[], metavar="NAME",
+        help="generate NAME anew although its key is known (repeatable, globs allowed)",
+    )  # fmt: skip
+
+    check = commands.add_parser("check", help="like build --locked --frozen: verify, write nothing")
+    check.add_argument("names", nargs="*", metavar="NAME")
+
+    pick = commands.add_parser("pick", help="select another candidate of an asset (no API call)")
+    pick.add_argument("name")
+    pick.add_argument("index", type=int, help="candidate number, from 0 (see the lock or gallery)")
+
+    gc = commands.add_parser("gc", help="remove store and cache objects no lock entry uses")
+    gc.add_argument("--yes", action="store_true", help="delete (default: only list)")
 
     show = commands.add_parser("show", help="one asset's prompt, parameters, key and lock entry")
     show.add_argument("name")
@@ -143,10 +166,12 @@ def make_provider(project: Project, emit: Any) -> Provider:
     return create_provider(project.spec.provider, emit=emit)
 
 
-def compute_plan(project: Project, provider: Provider) -> Plan:
+def compute_plan(project: Project, provider: Provider, refresh: list[str] | None = None) -> Plan:
     from .project import to_request
 
-    return project.plan(estimate=lambda asset: provider.estimate_cost(to_request(asset, "")))
+    return project.plan(
+        estimate=lambda asset: provider.estimate_cost(to_request(asset, "")), refresh=refresh
+    )
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -188,43 +213,175 @@ def print_plan(plan: Plan, *, verbose: bool) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .build import BuildOptions, build
+    from .build import BuildOptions
     from .console import Progress
-    from .events import Event
+    from .plan import select
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.frozen and not args.locked:
+        raise UsageError("--frozen goes with --locked")
+    if args.locked:
+        return verify_locked(args, write=not args.frozen)
     progress = Progress(quiet=args.quiet or args.json, verbose=args.verbose)
     project = open_from_args(args)
     provider = make_provider(project, progress)
-    plan = compute_plan(project, provider)
+    plan = compute_plan(project, provider, refresh=args.refresh)
+    if args.names:
+        plan = select(plan, args.names)
+    budget = args.max_cost if args.max_cost is not None else project.spec.build.max_cost
+    approve_cost(plan, budget, project.spec.build.confirm_above, yes=args.yes)
+    options = BuildOptions(jobs=args.jobs, max_cost=budget)
+    report = run_build(project, plan, provider, progress, options)
+    return finish_build(report, as_json=args.json)
+
+
+def run_build(
+    project: Project, plan: Plan, provider: Provider | None, progress: Any, options: Any = None
+) -> Any:
+    """Run a plan inside one event loop (the provider's client lives in it)."""
+    from .build import build
+    from .events import Event
+
     progress(Event("plan", data={"total": sum(1 for s in plan.steps if s.action != "fresh")}))
 
     async def run() -> Any:
         try:
-            return await build(
-                project,
-                plan,
-                provider if plan.api_calls else None,
-                emit=progress,
-                options=BuildOptions(jobs=args.jobs),
-            )
+            used = provider if plan.api_calls else None
+            return await build(project, plan, used, emit=progress, options=options)
         finally:
-            await provider.aclose()
+            if provider is not None:
+                await provider.aclose()
 
     try:
-        report = asyncio.run(run())
+        return asyncio.run(run())
     finally:
         progress.close()
-    if args.json:
+
+
+def finish_build(report: Any, *, as_json: bool) -> int:
+    if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:
         cost = f", {money(report.cost_usd)} spent" if report.cost_usd else ""
         print(f"{report.summary()}{cost} in {report.seconds:.1f}s")
-    if report.failed:
-        for outcome in report.failed:
-            print(f"failed: {outcome.error}", file=sys.stderr)
-        return 1
+    for outcome in report.failed:
+        print(f"{outcome.status}: {outcome.error}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def approve_cost(plan: Plan, budget: float | None, confirm_above: float, *, yes: bool) -> None:
+    """Refuse a plan over budget; without one, ask (terminal) or refuse (CI) above a threshold."""
+    from .errors import BudgetError
+
+    if not plan.api_calls:
+        return
+    estimate = plan.estimated_cost
+    calls = f"{plan.api_calls} generation{'s' if plan.api_calls != 1 else ''}"
+    if budget is not None:
+        if estimate is None:
+            raise BudgetError(
+                f"the cost of {calls} is unknown, so the budget of {money(budget)} cannot be kept",
+                hint="set [provider.prices] for the model, or build without a budget",
+            )
+        if estimate > budget:
+            raise BudgetError(
+                f"{calls} are estimated at {money(estimate)}, over the budget of {money(budget)}",
+                hint="raise --max-cost / [build] max_cost, or build a subset: assetgen build NAME…",
+            )
+        return
+    if yes or (estimate is not None and estimate <= confirm_above):
+        return
+    figure = "an unknown cost" if estimate is None else f"an estimated {money(estimate)}"
+    question = f"{calls} will cost {figure} (over [build] confirm_above = {money(confirm_above)})"
+    if not sys.stdin.isatty():
+        raise BudgetError(question, hint="pass --yes or --max-cost USD to allow it")
+    answer = input(f"{question}. Go ahead? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise BudgetError("stopped: nothing was generated")
+
+
+# -- check / --locked -----------------------------------------------------------------
+
+
+def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
+    """``build --locked`` and ``check``: never call a provider; exit 3 on drift."""
+    from .console import Progress
+    from .errors import OutOfDateError
+    from .manifest import manifest_current
+    from .plan import Plan, select
+    from .verify import missing_outputs, verify
+
+    project = open_from_args(args)
+    project.frozen = not write
+    plan = project.plan()
+    if args.names:
+        plan = select(plan, args.names)
+    verdict = verify(plan)
+    problems = list(verdict.out_of_date)
+    if not write:
+        problems += missing_outputs(verdict.rerender)
+        if not manifest_current(project.spec, project.lock()):
+            problems.append(f"manifest out of date: {project.spec.build.manifest}")
+    lockfile = project.spec.build.lockfile
+    if problems:
+        raise OutOfDateError(problems, file=lockfile)
+    if write:
+        if verdict.rerender:
+            names = ", ".join(step.name for step in verdict.rerender)
+            print(f"re-rendering missing variants locally (no API call): {names}", file=sys.stderr)
+        progress = Progress(quiet=True)
+        report = run_build(project, Plan(steps=verdict.rerender), None, progress)
+        if report.failed:
+            return finish_build(report, as_json=False)
+    print(f"{len(plan.steps)} assets up to date with {lockfile}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    return verify_locked(args, write=False)
+
+
+# -- pick and gc ----------------------------------------------------------------------
+
+
+def cmd_pick(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .console import Progress
+    from .plan import select
+
+    project = open_from_args(args)
+    entry = project.lock().assets.get(args.name)
+    if entry is None:
+        raise UsageError(f"{args.name!r} is not in the lock", hint="build it first")
+    count = len(entry.candidates)
+    if not 0 <= args.index < count:
+        raise UsageError(f"{args.name} has {count} candidate(s): pick 0 to {count - 1}")
+    project.locks.record(args.name, replace(entry, selected=args.index))
+    project.locks.close()
+    plan = select(project.plan(), [args.name])
+    report = run_build(project, plan, None, Progress(quiet=args.quiet))
+    print(f"{args.name}: candidate {args.index} selected ({entry.candidates[args.index].path})")
+    return finish_build(report, as_json=False) if report.failed else 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from .gc import find_garbage
+
+    project = open_from_args(args)
+    garbage = find_garbage(project)
+    size = f"{garbage.bytes / 1e6:.1f} MB"
+    if not garbage.paths:
+        print("nothing to remove: every stored object is referenced by the lock")
+        return 0
+    for path in garbage.paths:
+        print(path.relative_to(project.root).as_posix())
+    if args.yes:
+        garbage.delete()
+        print(f"removed {len(garbage.paths)} files, {size} freed")
+    else:
+        print(f"would remove {len(garbage.paths)} files, {size} (dry run: --yes deletes)")
     return 0
 
 
@@ -301,6 +458,9 @@ COMMANDS = {
     "plan": cmd_plan,
     "build": cmd_build,
     "show": cmd_show,
+    "check": cmd_check,
+    "pick": cmd_pick,
+    "gc": cmd_gc,
     "gallery": cmd_gallery,
     "watch": cmd_watch,
 }

@@ -15,17 +15,21 @@ Actions, in the order a build prefers them:
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .errors import UsageError
 from .graph import Asset, generation_key, key_params, variant_key
 from .hashing import HashCache
 from .lockfile import LockEntry, Lockfile, LockVariant
+from .spec import did_you_mean
 from .spec_types import Spec, VariantSpec
 from .store import KeyRecord, Store
 
 Action = Literal["generate", "reuse", "render", "fresh"]
+VariantState = Literal["new", "kept", "missing", "altered", "changed"]
 ACTIONS: tuple[Action, ...] = ("generate", "reuse", "render", "fresh")
 
 
@@ -39,6 +43,21 @@ class VariantStep:
     """``None`` while the original is still to be generated."""
     kept: LockVariant | None
     """The recorded output, when it is up to date."""
+    state: VariantState = "new"
+    record: LockVariant | None = None
+    """The lock's record of this variant (same key), if any."""
+
+    @property
+    def why(self) -> str:
+        """The variant's state in words, for plans and ``--locked`` reports."""
+        path = self.record.path if self.record is not None else ""
+        return {
+            "new": "variants missing",
+            "kept": "up to date",
+            "missing": f"output missing: {path}",
+            "altered": f"output altered: {path}",
+            "changed": "variant settings changed",
+        }[self.state]
 
 
 @dataclass(frozen=True)
@@ -166,7 +185,9 @@ class Planner:
         store: Store,
         hashes: HashCache,
         estimate: Callable[[Asset], float | None],
+        refresh: frozenset[str] = frozenset(),
     ) -> None:
+        self.refresh = refresh
         self.spec = spec
         self.lock = lock
         self.store = store
@@ -201,10 +222,11 @@ class Planner:
         key = generation_key(self.provider, asset)
         entry = self.lock.assets.get(asset.name)
         known = self.known_originals(key, entry)
-        if known is None:
+        if known is None or asset.name in self.refresh:
             variants = tuple(self.variant_step(asset, v, None, None) for v in asset.variants)
+            why = "refresh requested" if known else why_generate(asset, entry, self.provider)
             return AssetStep(
-                asset, key, "generate", why_generate(asset, entry, self.provider), entry, None,
+                asset, key, "generate", why, entry, None,
                 variants=variants, estimated_cost=self.estimate(asset),
             )  # fmt: skip
         selected = entry.selected if entry is not None and entry.key == key else 0
@@ -241,8 +263,12 @@ class Planner:
             return VariantStep(variant, recipe, None, None)
         key = variant_key(original_sha, recipe)
         match = next((r for r in recorded or () if r.key == key), None)
-        kept = match if match is not None and self.output_intact(match) else None
-        return VariantStep(variant, recipe, key, kept)
+        if match is None:
+            return VariantStep(variant, recipe, key, None, "changed" if recorded else "new")
+        if self.output_intact(match):
+            return VariantStep(variant, recipe, key, match, "kept", match)
+        state: VariantState = "altered" if (self.spec.root / match.path).exists() else "missing"
+        return VariantStep(variant, recipe, key, None, state, match)
 
     def output_intact(self, variant: LockVariant) -> bool:
         return self.hashes.sha256_or_none(self.spec.root / variant.path) == variant.sha256
@@ -250,16 +276,9 @@ class Planner:
     def render_reason(
         self, variants: tuple[VariantStep, ...], recorded: tuple[LockVariant, ...]
     ) -> str | None:
-        by_key = {r.key: r for r in recorded}
-        for step in variants:
-            if step.kept is not None:
-                continue
-            record = by_key.get(step.key or "")
-            if record is None:
-                return "variant settings changed" if recorded else "variants missing"
-            if (self.spec.root / record.path).exists():
-                return f"output altered: {record.path}"
-            return f"output missing: {record.path}"
+        stale = next((step for step in variants if step.state != "kept"), None)
+        if stale is not None:
+            return stale.why
         if len(recorded) != len(variants):
             return "variant removed from the spec"
         return None
@@ -272,5 +291,26 @@ def make_plan(
     store: Store,
     hashes: HashCache,
     estimate: Callable[[Asset], float | None],
+    refresh: frozenset[str] = frozenset(),
 ) -> Plan:
-    return Planner(spec, lock, store, hashes, estimate).plan(assets)
+    return Planner(spec, lock, store, hashes, estimate, refresh).plan(assets)
+
+
+def matching(names: list[str], patterns: list[str], *, option: str) -> set[str]:
+    """Names matching any glob pattern; a pattern matching nothing is a usage error."""
+    found: set[str] = set()
+    for pattern in patterns:
+        hits = fnmatch.filter(names, pattern)
+        if not hits:
+            raise UsageError(
+                f"{option}{pattern!r} matches no asset",
+                hint=did_you_mean(pattern, names) or "see `assetgen plan` for the names",
+            )
+        found.update(hits)
+    return found
+
+
+def select(plan: Plan, patterns: list[str]) -> Plan:
+    """The plan for the assets matching ``patterns`` only (no removals)."""
+    chosen = matching([step.name for step in plan.steps], patterns, option="")
+    return Plan(steps=[step for step in plan.steps if step.name in chosen], removals=[])

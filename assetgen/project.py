@@ -14,7 +14,7 @@ from pathlib import Path
 from .graph import Asset, expand
 from .hashing import HashCache
 from .lockfile import Lockfile, LockStore
-from .plan import Plan, make_plan
+from .plan import Plan, make_plan, matching
 from .providers.base import ImageRequest, InputImage
 from .spec import load_spec, with_provider
 from .spec_types import DEFAULT_STATE_DIR, Spec
@@ -28,6 +28,8 @@ class Project:
     store: Store
     locks: LockStore
     draft: bool = False
+    frozen: bool = False
+    """Read-only: a leftover journal is read but not folded into the lock file."""
 
     @property
     def report_path(self) -> Path:
@@ -44,12 +46,25 @@ class Project:
 
     def lock(self) -> Lockfile:
         """The lock, with the journal of an interrupted build folded in."""
-        return self.locks.recover()
+        return self.locks.load() if self.frozen else self.locks.recover()
 
-    def plan(self, estimate: Callable[[Asset], float | None] | None = None) -> Plan:
+    def plan(
+        self,
+        estimate: Callable[[Asset], float | None] | None = None,
+        *,
+        refresh: list[str] | None = None,
+    ) -> Plan:
+        """Compare spec, lock and store; ``refresh`` globs force new generations."""
         assets = self.assets()
+        forced = matching([a.name for a in assets], refresh or [], option="--refresh ")
         return make_plan(
-            self.spec, assets, self.lock(), self.store, self.hashes, estimate or (lambda _: 0.0)
+            self.spec,
+            assets,
+            self.lock(),
+            self.store,
+            self.hashes,
+            estimate or (lambda _: 0.0),
+            frozenset(forced),
         )
 
 

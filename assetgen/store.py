@@ -131,12 +131,17 @@ class Store:
         """Remember a paid key durably (before anything else can fail)."""
         atomic_write_text(self._record_path(record.key), json.dumps(record.to_json(), indent=1))
 
+    def recall_file(self, path: Path) -> KeyRecord | None:
+        """The key record stored at ``path``; None if unreadable."""
+        try:
+            return KeyRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def recall(self, key: str) -> KeyRecord | None:
         """The cached record of ``key`` whose originals can be had, or None."""
-        try:
-            data = json.loads(self._record_path(key).read_text(encoding="utf-8"))
-            record = KeyRecord.from_json(data)
-        except (OSError, ValueError, KeyError, TypeError):
+        record = self.recall_file(self._record_path(key))
+        if record is None:
             return None
         if all(self.present(c) or self.in_cache(c) for c in record.candidates):
             return record
