@@ -48,6 +48,10 @@ class BudgetReached(Exception):
     """An asset was not generated because the budget was spent."""
 
 
+class UpstreamFailed(Exception):
+    """An asset was not attempted because an asset it is made from failed."""
+
+
 @dataclass
 class AssetOutcome:
     name: str
@@ -124,8 +128,8 @@ def preflight(provider: Provider, plan: Plan) -> None:
     """Refuse, before any money is spent, every request the provider cannot serve."""
     problems: list[SpecError] = []
     for step in plan.steps:
-        if step.action != "generate":
-            continue
+        if step.action != "generate" or step.pending:
+            continue  # a pending step is checked once its inputs exist
         try:
             provider.check(to_request(step.asset, step.key))
         except AssetgenError as exc:
@@ -155,6 +159,8 @@ class Builder:
         self.report = BuildReport()
         self.flattened: list[str] = []
         self._pool: Executor | None = None
+        self.finished: dict[str, asyncio.Future[bool]] = {}
+        """Per asset: resolves to whether it succeeded (dependents wait on it)."""
         self.spent = 0.0
         # Generations start through this gate so the budget is checked just before
         # each request is sent, not when the build starts.
@@ -170,6 +176,11 @@ class Builder:
             for s in self.plan.steps
             if s.action == "fresh"
         )
+        loop = asyncio.get_running_loop()
+        self.finished = {step.name: loop.create_future() for step in self.plan.steps}
+        for step in self.plan.steps:
+            if step.action == "fresh":
+                self.finished[step.name].set_result(True)
         tasks = [asyncio.ensure_future(self.run_step(step)) for step in todo]
         try:
             try:
@@ -213,10 +224,20 @@ class Builder:
         atomic_write_text(self.project.report_path, json.dumps(data, indent=1), durable=False)
 
     async def run_step(self, step: AssetStep) -> None:
-        started = time.monotonic()
-        self.emit(Event("start", step.action, asset=step.name, data={"reason": step.reason}))
+        """One asset, after the assets it is made from; records its outcome."""
         outcome = AssetOutcome(step.name, step.action, "failed", reason=step.reason)
+        blocked = await self.blocked_by(step)
+        started = time.monotonic()
         try:
+            if blocked:
+                raise UpstreamFailed(f"input @{blocked} failed")
+            if step.pending:
+                step = self.replan(step)
+                outcome.action, outcome.reason = step.action, step.reason
+                if step.action == "fresh":
+                    outcome.status = "fresh"
+                    return
+            self.emit(Event("start", step.action, asset=step.name, data={"reason": step.reason}))
             entry = await self.original_entry(step, outcome)
             await self.render(step, entry)
             outcome.status = {"generate": "generated", "reuse": "reused"}.get(
@@ -225,7 +246,7 @@ class Builder:
             self.emit(Event("done", outcome.status, asset=step.name))
         except ProviderAuthError:
             raise
-        except BudgetReached as exc:
+        except (BudgetReached, UpstreamFailed) as exc:
             outcome.status, outcome.error = "skipped", f"{step.name}: {exc}"
             self.emit(Event("skipped", str(exc), asset=step.name))
         except AssetgenError as exc:
@@ -234,6 +255,23 @@ class Builder:
         finally:
             outcome.seconds = time.monotonic() - started
             self.report.outcomes.append(outcome)
+            succeeded = outcome.status not in ("failed", "skipped")
+            if not self.finished[step.name].done():
+                self.finished[step.name].set_result(succeeded)
+
+    async def blocked_by(self, step: AssetStep) -> str | None:
+        """Wait for the assets this one is made from; the first that failed, if any."""
+        for upstream in step.asset.upstreams:
+            future = self.finished.get(upstream)
+            if future is not None and not await asyncio.shield(future):
+                return upstream
+        return None
+
+    def replan(self, step: AssetStep) -> AssetStep:
+        """Plan a pending step again now that its ``@inputs`` have originals."""
+        assert self.plan.planner is not None, "a plan with pending steps keeps its planner"
+        originals = {name: self.lock.assets[name].original for name in step.asset.upstreams}
+        return self.plan.planner.replan(step, originals)
 
     # -- originals ----------------------------------------------------------
 
@@ -263,7 +301,9 @@ class Builder:
             budget = self.options.max_cost
             if budget is not None and self.spent >= budget:
                 raise BudgetReached(f"budget reached (${self.spent:.4f} of ${budget:.4f} spent)")
-            result: ImageResult = await self.provider.generate(to_request(step.asset, step.key))
+            request = to_request(step.asset, step.key)
+            self.provider.check(request)
+            result: ImageResult = await self.provider.generate(request)
             self.spent += result.cost_usd or 0.0
         originals = tuple(self.project.store.put(data, result.format) for data in result.images)
         record = KeyRecord(

@@ -47,6 +47,10 @@ def parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="show what a build would do, why, and what it costs")
     plan.add_argument("--json", action="store_true", help="one JSON object on stdout")
     plan.add_argument("--provider", help="override [provider] name")
+    plan.add_argument(
+        "--graph", nargs="?", const="tree", choices=("tree", "dot"),
+        help="print the dependency tree (or Graphviz DOT with --graph=dot)",
+    )  # fmt: skip
 
     build = commands.add_parser("build", help="generate, reuse and render what changed")
     build.add_argument("names", nargs="*", metavar="NAME", help="only these assets (globs allowed)")
@@ -180,11 +184,30 @@ def cmd_plan(args: argparse.Namespace) -> int:
     project = open_from_args(args)
     provider = make_provider(project, Progress(quiet=args.quiet))
     plan = compute_plan(project, provider)
-    if args.json:
+    if args.graph:
+        print_graph(plan, args.graph)
+    elif args.json:
         print(json.dumps(plan.to_json(), indent=2))
     else:
         print_plan(plan, verbose=args.verbose)
     return 0
+
+
+def print_graph(plan: Plan, style: str) -> None:
+    from .dependencies import dot, tree_lines
+
+    assets = [step.asset for step in plan.steps]
+    steps = {step.name: step for step in plan.steps}
+    if style == "dot":
+        print(dot(assets, {name: step.action for name, step in steps.items()}), end="")
+        return
+
+    def label(name: str) -> str:
+        step = steps[name]
+        cost = f", ~{money(step.estimated_cost)}" if step.action == "generate" else ""
+        return f"{name}  [{step.action}: {step.reason}{cost}]"
+
+    print("\n".join(tree_lines(assets, label)))
 
 
 def money(value: float | None) -> str:

@@ -29,6 +29,7 @@ KEY_SCHEMA = 1
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 InputRole = Literal["image", "mask", "reference"]
+ASSET_REF = "@"
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,16 @@ class InputRef:
 
     role: InputRole
     source: str
-    """The value as rendered from the spec (a project-relative path)."""
-    path: Path
+    """The value as rendered from the spec: a project-relative path or ``@asset``."""
+    path: Path | None
+    """The file to send; ``None`` for an ``@asset`` input not resolved yet."""
     sha256: str
+    """Content hash; empty for an ``@asset`` input not resolved yet."""
+
+    @property
+    def upstream(self) -> str | None:
+        """The asset whose selected original this input is (``@name``), if any."""
+        return self.source[1:] if self.source.startswith(ASSET_REF) else None
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,16 @@ class Asset:
     def masked(self) -> bool:
         return self.input("mask") is not None
 
+    @property
+    def upstreams(self) -> tuple[str, ...]:
+        """Assets this one is made from (``@name`` inputs), in input order, once each."""
+        names = (ref.upstream for ref in self.inputs if ref.upstream)
+        return tuple(dict.fromkeys(name for name in names if name))
+
+    @property
+    def resolved(self) -> bool:
+        return all(ref.sha256 for ref in self.inputs)
+
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -90,7 +108,12 @@ def key_params(asset: Asset) -> dict[str, Any]:
 
 
 def generation_key(provider: str, asset: Asset) -> str:
-    """What the provider returns depends on exactly these; nothing else goes in."""
+    """What the provider returns depends on exactly these; nothing else goes in.
+
+    ``@asset`` inputs count by their original's content hash, so a dependent's
+    key changes exactly when what it is made from changes.
+    """
+    assert asset.resolved, f"{asset.name}: @asset inputs must be resolved before keying"
     return hash_key(
         {
             "schema": KEY_SCHEMA,
@@ -139,6 +162,10 @@ class Expander:
                     continue
                 if asset is not None:
                     assets.append(asset)
+        if not self.problems:
+            from .dependencies import check_references
+
+            self.problems.extend(check_references(assets, file=self.file))
         SpecErrors.raise_if_any(self.problems)
         return assets
 
@@ -208,6 +235,8 @@ class Expander:
     def input_file(
         self, role: InputRole, source: str, asset: str, field_name: str
     ) -> InputRef | None:
+        if source.startswith(ASSET_REF):
+            return InputRef(role=role, source=source, path=None, sha256="")
         path = self.spec.project_path(source)
         digest = self.hashes.sha256_or_none(path)
         if digest is None:

@@ -16,10 +16,11 @@ Actions, in the order a build prefers them:
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .dependencies import Original, resolve, topological, with_upstreams
 from .errors import UsageError
 from .graph import Asset, generation_key, key_params, variant_key
 from .hashing import HashCache
@@ -30,6 +31,7 @@ from .store import KeyRecord, Store
 
 Action = Literal["generate", "reuse", "render", "fresh"]
 VariantState = Literal["new", "kept", "missing", "altered", "changed"]
+PENDING_KEY = ""
 ACTIONS: tuple[Action, ...] = ("generate", "reuse", "render", "fresh")
 
 
@@ -80,6 +82,11 @@ class AssetStep:
     def name(self) -> str:
         return self.asset.name
 
+    @property
+    def pending(self) -> bool:
+        """Made from an asset that is generated first: key known only then."""
+        return self.key == PENDING_KEY
+
 
 @dataclass(frozen=True)
 class Removal:
@@ -93,6 +100,8 @@ class Removal:
 class Plan:
     steps: list[AssetStep] = field(default_factory=list)
     removals: list[Removal] = field(default_factory=list)
+    planner: Planner | None = field(default=None, repr=False, compare=False)
+    """Re-plans steps whose ``@inputs`` are generated during the build."""
 
     def names(self, action: Action) -> list[str]:
         return [step.name for step in self.steps if step.action == action]
@@ -122,7 +131,8 @@ class Plan:
                 "name": step.name,
                 "action": step.action,
                 "reason": step.reason,
-                "key": step.key,
+                "key": step.key or None,
+                "inputs": [f"@{name}" for name in step.asset.upstreams],
                 "estimated_cost_usd": step.estimated_cost if step.action == "generate" else 0.0,
             }
             for step in self.steps
@@ -197,14 +207,44 @@ class Planner:
         self.by_key = {entry.key: entry for entry in lock.assets.values()}
 
     def plan(self, assets: list[Asset]) -> Plan:
-        steps = [self.step(asset) for asset in assets]
+        planned: dict[str, AssetStep] = {}
+        for asset in topological(assets):
+            planned[asset.name] = self.planned_step(asset, planned)
+        steps = [planned[asset.name] for asset in assets]
         names = {asset.name for asset in assets}
         removals = [
             Removal(name, entry)
             for name, entry in sorted(self.lock.assets.items())
             if name not in names
         ]
-        return Plan(steps=steps, removals=removals)
+        return Plan(steps=steps, removals=removals, planner=self)
+
+    def planned_step(self, asset: Asset, planned: dict[str, AssetStep]) -> AssetStep:
+        """The step of an asset whose ``@inputs`` are planned already (topological order)."""
+        originals = {}
+        for upstream in asset.upstreams:
+            step = planned[upstream]
+            if step.known is None:
+                return self.pending(asset, upstream)
+            originals[upstream] = step.known.candidates[step.selected]
+        return self.step(resolve(asset, originals, self.spec.root))
+
+    def pending(self, asset: Asset, upstream: str) -> AssetStep:
+        """An asset made from one that will be generated: its key is known only then.
+
+        Planned (and estimated) as a generation; the build re-plans it once the
+        input exists, and reuses a known result if the new input leads to one.
+        """
+        variants = tuple(self.variant_step(asset, v, None, None) for v in asset.variants)
+        return AssetStep(
+            asset, PENDING_KEY, "generate", f"input @{upstream} changes",
+            self.lock.assets.get(asset.name), None,
+            variants=variants, estimated_cost=self.estimate(asset),
+        )  # fmt: skip
+
+    def replan(self, step: AssetStep, originals: Mapping[str, Original]) -> AssetStep:
+        """A pending step again, now that the originals it is made from exist."""
+        return self.step(resolve(step.asset, originals, self.spec.root))
 
     def known_originals(self, key: str, entry: LockEntry | None) -> KeyRecord | None:
         """Originals already paid for under ``key``: lock first, then the cache."""
@@ -311,6 +351,8 @@ def matching(names: list[str], patterns: list[str], *, option: str) -> set[str]:
 
 
 def select(plan: Plan, patterns: list[str]) -> Plan:
-    """The plan for the assets matching ``patterns`` only (no removals)."""
+    """The plan for the assets matching ``patterns`` and what they are made from."""
     chosen = matching([step.name for step in plan.steps], patterns, option="")
-    return Plan(steps=[step for step in plan.steps if step.name in chosen], removals=[])
+    chosen = with_upstreams([step.asset for step in plan.steps], chosen)
+    steps = [step for step in plan.steps if step.name in chosen]
+    return Plan(steps=steps, removals=[], planner=plan.planner)
