@@ -2,17 +2,19 @@
 
     python make_inputs.py
 
-* ``art/mascot.png``: Nim, the mascot, on a transparent background; base
-  image of the ``mascot-wave`` edit.
-* ``art/mascot-arm.png``: black and white mask, same size; white marks the
-  region around the right arm that the edit may repaint.
+* ``art/mask-wave.png`` and ``art/mask-cheer.png``: black and white masks of
+  the generated 1024x1024 ``mascot``; white marks the region the pose edits
+  (``mascot-wave``, ``mascot-cheer``) may repaint: the right arm, both arms.
 * ``art/style.png``: a small style reference (flat shapes in the brand palette).
+* ``mascot()`` draws a hand-made stand-in of the mascot, handy for checking
+  the masks line up (``python make_inputs.py --preview``); it is not an input.
 
 Flat colours and no anti-aliasing keep the PNGs a few kilobytes each.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -56,6 +58,15 @@ def arm_mask() -> Image.Image:
     return mask
 
 
+def cheer_mask() -> Image.Image:
+    """Both arms and the space above them: the mascot cheers with its arms up."""
+    mask = arm_mask()
+    left = (1024 - ARM_BOX[2], ARM_BOX[1], 1024 - ARM_BOX[0], ARM_BOX[3])
+    ImageDraw.Draw(mask).rounded_rectangle(left, radius=60, fill=255)
+    ImageDraw.Draw(mask).rectangle((224, 540, 334, 740), fill=255)
+    return mask
+
+
 def style() -> Image.Image:
     """Flat shapes in the brand palette, for the model to borrow colours and shapes."""
     image = Image.new("RGB", (512, 512), OFF_WHITE)
@@ -69,9 +80,13 @@ def style() -> Image.Image:
 
 def main() -> None:
     ART.mkdir(exist_ok=True)
-    mascot().save(ART / "mascot.png", optimize=True)
-    arm_mask().save(ART / "mascot-arm.png", optimize=True)
+    arm_mask().save(ART / "mask-wave.png", optimize=True)
+    cheer_mask().save(ART / "mask-cheer.png", optimize=True)
     style().save(ART / "style.png", optimize=True)
+    if "--preview" in sys.argv:
+        preview = mascot()
+        preview.paste((244, 112, 96, 160), mask=cheer_mask())
+        preview.save(ART.parent / "mask-preview.png")
 
 
 if __name__ == "__main__":
