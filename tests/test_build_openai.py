@@ -80,17 +80,22 @@ def test_example_builds_end_to_end_through_the_fake_api(
     spec.write_text(text)
     assert cli(root, "plan", "--json") == 0
     planned = json.loads(capsys.readouterr().out)
-    assert planned["api_calls"] == 8 and planned["estimated_cost_usd"] > 0
+    assert planned["api_calls"] == 10 and planned["estimated_cost_usd"] > 0
     assert cli(root, "-q", "build", "--json") == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["generated"] == 8 and report["cost_usd"] > 0
-    assert len(api_env.requests) == 8
+    assert report["generated"] == 10 and report["cost_usd"] > 0
+    assert len(api_env.requests) == 10
     edits = [r for r in api_env.requests if r.path.endswith("/images/edits")]
-    assert len(edits) == 1 and edits[0].file_names() == ["image[]", "image[]", "mask"]
+    # The mascot (one reference) and its two poses (base image @mascot + reference + mask).
+    assert sorted(r.file_names() for r in edits) == [
+        ["image"],
+        ["image[]", "image[]", "mask"],
+        ["image[]", "image[]", "mask"],
+    ]
     lock = (root / "assetgen.lock").read_text()
     assert "[assets.hero-spring.usage]" in lock and 'provider = "openai"' in lock
     assert cli(root, "-q", "build") == 0
-    assert len(api_env.requests) == 8, "a second build must not call the API"
+    assert len(api_env.requests) == 10, "a second build must not call the API"
 
 
 def test_a_refusal_fails_one_asset_and_keeps_the_others(
