@@ -86,8 +86,8 @@ class BuildReport:
     def summary(self) -> str:
         return (
             f"{self.count('generated')} generated, {self.count('reused')} reused, "
-            f"{self.count('rendered')} rendered, {len(self.removed)} removed, "
-            f"{self.count('failed')} failed"
+            f"{self.count('rendered')} rendered, {self.count('fresh')} up to date, "
+            f"{len(self.removed)} removed, {self.count('failed')} failed"
             + (f", {self.count('skipped')} skipped" if self.count("skipped") else "")
         )
 
