@@ -579,6 +579,12 @@ def test_a_model_past_its_shutdown_warns_but_still_sends(
     assert len(fake_api.requests) == 1
     events.clear()
     make_provider(today=date(2026, 11, 25)).check(request())
+    [soon] = events
+    assert (
+        soon.kind == "warning" and "shuts down upstream on 2026-12-01 (in 6 days)" in soon.message
+    )
+    events.clear()
+    make_provider(today=date(2026, 6, 1)).check(request())
     assert [event.kind for event in events] == ["info"]
 
 

@@ -62,6 +62,10 @@ def resolve_base_url(config: ProviderConfig) -> str:
     return url.rstrip("/")
 
 
+SHUTDOWN_NOTICE_DAYS = 30
+"""Within this many days of a model's shutdown, generating with it warns."""
+
+
 class OpenAIProvider(Provider):
     """An OpenAI-compatible Images API (``[provider] name = "openai"``).
 
@@ -157,8 +161,13 @@ class OpenAIProvider(Provider):
             )
             self.emit(Event("warning", message, data={"model": profile.id}))
         elif profile.shutdown is not None:
-            message = f"model {profile.id!r} is deprecated and shuts down on {profile.shutdown}"
-            self.emit(Event("info", message, data={"model": profile.id}))
+            days = (profile.shutdown - today).days
+            message = (
+                f"model {profile.id!r} is deprecated and shuts down upstream on "
+                f"{profile.shutdown} (in {days} days); {fix} for new assets"
+            )
+            kind = "warning" if days <= SHUTDOWN_NOTICE_DAYS else "info"
+            self.emit(Event(kind, message, data={"model": profile.id}))
 
     def _check_params(self, profile: ModelProfile, request: ImageRequest) -> None:
         """One SpecError (the interface's promise) that names every problem."""
