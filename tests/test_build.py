@@ -234,3 +234,16 @@ def test_edit_keeps_the_base_outside_the_mask(
         result, base = result.convert("RGB"), base.convert("RGB")
         assert result.getpixel((10, 100)) == base.getpixel((10, 100))
         assert result.getpixel((100, 30)) != base.getpixel((100, 30))
+
+
+def test_noop_plan_reads_no_file_contents(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from assetgen.project import open_project
+
+    build(site, capsys)
+    project = open_project(site / "assetgen.toml")
+    plan = project.plan()
+    assert plan.is_noop
+    assert project.hashes.reads == 0, "the stat cache should answer for every unchanged file"
+    (site / "art/style.png").touch()  # same content, new mtime: re-read once, still fresh
+    project = open_project(site / "assetgen.toml")
+    assert project.plan().is_noop and project.hashes.reads == 1
