@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 
-def _open(path: Path, *, asset: str | None, field: str) -> PILImage.Image:
+def open_image(path: Path, *, asset: str | None, field: str) -> PILImage.Image:
+    """Read an input image fully, or raise InputImageError naming asset, field and file."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -50,7 +51,7 @@ def edit_region(path: Path, size: tuple[int, int], *, asset: str | None = None) 
     ``size`` (the base image's): the API refuses such masks, and a silent
     resize would edit the wrong pixels.
     """
-    mask = _open(path, asset=asset, field="mask")
+    mask = open_image(path, asset=asset, field="mask")
     if mask.size != size:
         raise InputImageError(
             f"mask {path.name} is {mask.size[0]}x{mask.size[1]} but the base image is "

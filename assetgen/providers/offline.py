@@ -30,11 +30,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageChops, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from ..errors import InputImageError, SpecError
+from ..errors import SpecError
 from ..events import Emit, ignore
-from ..masks import edit_region, has_alpha
+from ..masks import edit_region, has_alpha, open_image
 from ..spec_types import PROVIDER_KEY_REVISIONS
 from .base import ImageRequest, ImageResult, Provider
 
@@ -115,7 +115,7 @@ def render_all(request: ImageRequest) -> tuple[bytes, ...]:
         size = parse_size(request.size)
         images = [_render(size, request, index, tints) for index in indexes]
     else:
-        base = _open(request.image.path, request.asset, "image")
+        base = open_image(request.image.path, asset=request.asset, field="image")
         mask = request.mask
         region = edit_region(mask.path, base.size, asset=request.asset) if mask else None
         images = [_render_edit(base, region, request, index, tints) for index in indexes]
@@ -267,19 +267,8 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)  # type: ignore[return-value]
 
 
-def _open(path: Path, asset: str, field: str) -> Image.Image:
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputImageError(
-            f"cannot read image {path.name}: {exc}", asset=asset, field=field
-        ) from exc
-
-
 def _average_colour(path: Path, asset: str) -> Color:
-    image = _open(path, asset, "references").convert("RGB")
+    image = open_image(path, asset=asset, field="references").convert("RGB")
     return image.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))  # type: ignore[return-value]
 
 
