@@ -196,3 +196,28 @@ def test_killed_build_loses_no_paid_image(api_env: FakeImagesAPI, tmp_path: Path
     assert len(api_env.requests) - paid_before_kill <= 6 - len(keys)
     locked = LockStore(lock_path, journal).load()
     assert sorted(locked.assets) == [f"card-{n}" for n in range(1, 7)]
+
+
+def test_ctrl_c_exits_130_with_a_valid_lock(api_env: FakeImagesAPI, tmp_path: Path) -> None:
+    body = THREE.replace("[1, 2, 3]", "[1, 2, 3, 4, 5, 6]")
+    root = project(tmp_path, api_env, body=body)
+    api_env.latency = 0.3
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assetgen", "-C", str(root), "-q", "build"],
+        cwd=Path(__file__).parents[1],
+        env={**os.environ, "OPENAI_API_KEY": FAKE_API_KEY},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    paid = root / ".assetgen/cache/keys"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(list(paid.glob("*/*.json"))) < 2:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    locked = LockStore(root / "assetgen.lock", tmp_path / "no-journal").read_committed()
+    assert len(locked.assets) >= 2, "finished assets are folded into the lock on Ctrl-C"
+    assert not (root / ".assetgen/journal.jsonl").exists()
