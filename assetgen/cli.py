@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -473,7 +474,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         provider=args.provider, draft=args.draft, serve=args.serve, port=args.port
     )
     progress = Progress(quiet=True, verbose=args.verbose)
-    return watch(spec_path(args), options, emit=progress, echo=print)
+    return watch(spec_path(args), options, emit=progress, echo=partial(print, flush=True))
 
 
 COMMANDS = {

@@ -56,6 +56,7 @@ import io
 import multiprocessing
 import os
 import re
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,11 +219,19 @@ def make_pool(jobs: int | None) -> concurrent.futures.Executor:
     One job means one thread: no process start-up for a serial build. On
     POSIX the processes come from a forkserver (forking a process that has
     threads is unsafe) that has already imported this module and Pillow.
+    Workers ignore Ctrl-C: a terminal sends it to the whole process group, and
+    the build (not each worker) decides how to stop.
     """
     workers = jobs or os.cpu_count() or 1
     if workers == 1:
         return concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=_mp_context(), initializer=_ignore_interrupts
+    )
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _mp_context() -> Any:

@@ -177,13 +177,14 @@ def test_killed_build_loses_no_paid_image(api_env: FakeImagesAPI, tmp_path: Path
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     journal = root / ".assetgen/journal.jsonl"
     paid = root / ".assetgen/cache/keys"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(list(paid.glob("*/*.json"))) < 2:
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole group: workers die too, as in a crash
     process.wait()
     paid_before_kill = len(api_env.requests)
     keys = list(paid.glob("*/*.json"))
@@ -209,12 +210,13 @@ def test_ctrl_c_exits_130_with_a_valid_lock(api_env: FakeImagesAPI, tmp_path: Pa
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     paid = root / ".assetgen/cache/keys"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(list(paid.glob("*/*.json"))) < 2:
         time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: every process of the group
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
