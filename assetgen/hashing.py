@@ -4,6 +4,11 @@ The cache maps a path to ``(size, mtime_ns, inode, sha256)``. A file whose
 stat matches is trusted; anything else is re-hashed. This is what makes a
 no-op build cheap: it reads no image and re-encodes nothing. Deleting the
 cache file is always safe.
+
+Like git's "racily clean" rule, a file modified less than ``RACY_SECONDS``
+before it was hashed is not remembered: on filesystems with coarse
+timestamps, a second save within the same tick (and the same size) would
+otherwise look unchanged. Such files are simply hashed again next time.
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 from .fsutil import atomic_write_text
 
 CACHE_VERSION = 1
 CHUNK = 1 << 20
+RACY_SECONDS = 2
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -66,8 +73,11 @@ class HashCache:
             return str(cached[3])
         digest = sha256_file(path)
         self.reads += 1
-        self.entries[key] = [*_signature(path.stat()), digest]
-        self.changed = True
+        if time.time_ns() - stat.st_mtime_ns >= RACY_SECONDS * 1_000_000_000:
+            self.entries[key] = [*_signature(stat), digest]
+            self.changed = True
+        elif self.entries.pop(key, None) is not None:
+            self.changed = True
         return digest
 
     def sha256_or_none(self, path: Path) -> str | None:
