@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .budget import money
 from .errors import AssetgenError, UsageError
 
 if TYPE_CHECKING:
@@ -211,10 +212,6 @@ def print_graph(plan: Plan, style: str) -> None:
     print("\n".join(tree_lines(assets, label)))
 
 
-def money(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:.4f}"
-
-
 def print_plan(plan: Plan, *, verbose: bool) -> None:
     fresh = 0
     for step in plan.steps:
@@ -296,33 +293,16 @@ def finish_build(report: Any, *, as_json: bool) -> int:
 
 def approve_cost(plan: Plan, budget: float | None, confirm_above: float, *, yes: bool) -> None:
     """Refuse a plan over budget; without one, ask (terminal) or refuse (CI) above a threshold."""
+    from .budget import check_cost
     from .errors import BudgetError
 
-    if not plan.api_calls:
-        return
-    estimate = plan.estimated_cost
-    calls = f"{plan.api_calls} generation{'s' if plan.api_calls != 1 else ''}"
-    if budget is not None:
-        if estimate is None:
-            raise BudgetError(
-                f"the cost of {calls} is unknown, so the budget of {money(budget)} cannot be kept",
-                hint="set [provider.prices] for the model, or build without a budget",
-            )
-        if estimate > budget:
-            raise BudgetError(
-                f"{calls} are estimated at {money(estimate)}, over the budget of {money(budget)}",
-                hint="raise --max-cost / [build] max_cost, or build a subset: assetgen build NAME…",
-            )
-        return
-    if yes or (estimate is not None and estimate <= confirm_above):
-        return
-    figure = "an unknown cost" if estimate is None else f"an estimated {money(estimate)}"
-    question = f"{calls} will cost {figure} (over [build] confirm_above = {money(confirm_above)})"
-    if not sys.stdin.isatty():
-        raise BudgetError(question, hint="pass --yes or --max-cost USD to allow it")
-    answer = input(f"{question}. Go ahead? [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise BudgetError("stopped: nothing was generated")
+    check = check_cost(plan, budget, confirm_above, yes=yes)
+    if check.verdict == "refuse" or (check.verdict == "ask" and not sys.stdin.isatty()):
+        raise BudgetError(check.message, hint=check.hint)
+    if check.verdict == "ask":
+        answer = input(f"{check.message}. Go ahead? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise BudgetError("stopped: nothing was generated")
 
 
 # -- check / --locked -----------------------------------------------------------------

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .budget import check_cost
 from .build import BuildOptions, BuildReport, build
 from .errors import AssetgenError, BudgetError
 from .events import Emit, Event
@@ -165,16 +166,10 @@ def input_files(plan: Plan) -> list[Path]:
 def check_budget(plan: Plan, project: Project) -> float | None:
     """Watch never asks: a plan over budget, or over ``confirm_above``, is refused."""
     budget = project.spec.build.max_cost
-    estimate = plan.estimated_cost
-    if not plan.api_calls:
-        return budget
-    figure = "an unknown cost" if estimate is None else f"~${estimate:.4f}"
-    limit = budget if budget is not None else project.spec.build.confirm_above
-    if estimate is None or estimate > limit:
-        setting = "max_cost" if budget is not None else "confirm_above"
+    check = check_cost(plan, budget, project.spec.build.confirm_above)
+    if check.verdict != "ok":
         raise BudgetError(
-            f"{plan.api_calls} generations would cost {figure}, over [build] {setting} "
-            f"(${limit:.4f}); not built",
+            f"{check.message}; not built",
             hint="run `assetgen build` to approve it, or use `watch --draft`",
         )
     return budget

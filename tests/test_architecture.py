@@ -16,7 +16,7 @@ LAYERS = {
     1: {"spec", "prompts", "hashing", "masks"},
     2: {"graph", "dependencies"},
     3: {"store", "lockfile", "variants", "providers", "manifest"},
-    4: {"plan"},
+    4: {"plan", "budget"},
     5: {"project", "verify", "gc"},
     6: {"build"},
     7: {"watch", "gallery"},

@@ -328,3 +328,27 @@ def test_provenance_is_embedded_only_when_asked(built: Path) -> None:
     with Image.open(built / "public/img/edit-48w.png") as image:
         assert image.text["Title"] == "edit"
         assert image.text["Description"] == "the mascot waving"
+
+
+def test_cost_check_rules() -> None:
+    from assetgen.budget import check_cost
+    from assetgen.plan import Plan
+
+    def plan_costing(*costs: float | None) -> Plan:
+        from types import SimpleNamespace
+
+        steps = [
+            SimpleNamespace(action="generate", estimated_cost=c, name=f"a{i}")
+            for i, c in enumerate(costs)
+        ]
+        return Plan(steps=steps)  # type: ignore[arg-type]
+
+    assert check_cost(plan_costing(), None, 1.0).verdict == "ok"
+    assert check_cost(plan_costing(0.5, 0.4), None, 1.0).verdict == "ok"
+    assert check_cost(plan_costing(0.5, 0.6), None, 1.0).verdict == "ask"
+    assert check_cost(plan_costing(0.5, 0.6), None, 1.0, yes=True).verdict == "ok"
+    assert check_cost(plan_costing(None), None, 1.0).verdict == "ask"
+    assert check_cost(plan_costing(0.5, 0.6), 2.0, 1.0).verdict == "ok"
+    over = check_cost(plan_costing(0.5, 0.6), 1.0, 5.0)
+    assert over.verdict == "refuse" and "$1.1000, over the budget of $1.0000" in over.message
+    assert check_cost(plan_costing(None), 5.0, 1.0).verdict == "refuse"
