@@ -359,9 +359,22 @@ def test_check_reports_every_unsupported_parameter(
     with pytest.raises(SpecError) as caught:
         make_provider().check(req)
     assert caught.value.asset == "hero"
-    for name in ("background", "input_fidelity", "moderation", "n"):
+    for name in ("background", "input_fidelity", "n"):
         assert f"{name}: " in caught.value.message
     assert "size" not in caught.value.message
+    assert "moderation" not in caught.value.message
+
+
+def test_moderation_from_defaults_does_not_break_edits(
+    make_provider: MakeProvider, fake_api: FakeImagesAPI, tmp_path: Path
+) -> None:
+    base = write_image(tmp_path / "base.png")
+    req = request(image=base, size="auto", moderation="low")
+    provider = make_provider()
+    provider.check(req)
+    generate(provider, req)
+    [sent] = fake_api.requests
+    assert "moderation" not in sent.fields
 
 
 # -- retries --------------------------------------------------------------------------

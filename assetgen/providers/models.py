@@ -278,6 +278,10 @@ def requested_fields(request: ImageRequest) -> dict[str, Any]:
     if request.operation == "generate":
         # There are no input images whose fidelity could matter.
         values["input_fidelity"] = None
+    else:
+        # The multipart edits endpoint has no moderation field; a `[defaults]`
+        # moderation meant for generations must not make every edit fail.
+        values["moderation"] = None
     return {name: value for name, value in values.items() if value is not None}
 
 
