@@ -399,7 +399,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     assets = {asset.name: asset for asset in project.assets()}
     asset = assets.get(args.name)
     if asset is None:
-        from .spec import did_you_mean
+        from .validation import did_you_mean
 
         raise UsageError(
             f"no asset named {args.name!r}", hint=did_you_mean(args.name, list(assets))

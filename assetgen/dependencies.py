@@ -16,7 +16,7 @@ from typing import Protocol
 
 from .errors import SpecError
 from .graph import Asset, InputRef
-from .spec import did_you_mean
+from .validation import did_you_mean
 
 
 class Original(Protocol):

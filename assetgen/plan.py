@@ -25,9 +25,9 @@ from .errors import UsageError
 from .graph import Asset, generation_key, key_params, variant_key
 from .hashing import HashCache
 from .lockfile import LockEntry, Lockfile, LockVariant
-from .spec import did_you_mean
 from .spec_types import Spec, VariantSpec
 from .store import KeyRecord, Store
+from .validation import did_you_mean
 
 Action = Literal["generate", "reuse", "render", "fresh"]
 VariantState = Literal["new", "kept", "missing", "altered", "changed"]

@@ -10,16 +10,12 @@ or files hashed (duplicate names, missing input images) are found by
 
 from __future__ import annotations
 
-import difflib
-import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from .checks import (
-    COLOUR_PATTERN,
     is_bool,
     is_dict,
     is_int,
@@ -52,6 +48,7 @@ from .spec_types import (
     Spec,
     VariantSpec,
 )
+from .validation import TableReader, did_you_mean
 
 SECTIONS = ("build", "provider", "defaults", "vars", "variant_sets", "asset")
 BUILD_KEYS = tuple(BuildConfig.__dataclass_fields__)
@@ -104,113 +101,8 @@ def load_spec(path: Path) -> Spec:
     return SpecReader(path, data).read()
 
 
-def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else None
-
-
-def check_project_path(value: str) -> str | None:
-    """Why ``value`` may not name a path inside the project, or ``None`` if it may."""
-    posix = PurePosixPath(value.replace("\\", "/"))
-    if posix.is_absolute() or re.match(r"^[A-Za-z]:", value):
-        return "must be a path relative to the project folder, not an absolute path"
-    if ".." in posix.parts:
-        return "must stay inside the project folder ('..' is not allowed)"
-    if not value.strip():
-        return "must not be empty"
-    return None
-
-
-class SpecReader:
-    """One validation pass over the parsed TOML, collecting problems."""
-
-    def __init__(self, path: Path, data: dict[str, Any]) -> None:
-        self.path = path
-        self.data = data
-        self.problems: list[SpecError] = []
-
-    # -- reporting --------------------------------------------------------
-
-    def problem(
-        self, message: str, *, field: str, asset: str | None = None, hint: str | None = None
-    ) -> None:
-        self.problems.append(
-            SpecError(message, file=self.path.name, asset=asset, field=field, hint=hint)
-        )
-
-    def unknown_keys(
-        self, table: dict[str, Any], allowed: tuple[str, ...], prefix: str, asset: str | None = None
-    ) -> None:
-        for key in table:
-            if key not in allowed:
-                self.problem(
-                    "unknown key",
-                    field=f"{prefix}{key}",
-                    asset=asset,
-                    hint=did_you_mean(key, allowed) or f"expected one of: {', '.join(allowed)}",
-                )
-
-    def typed(
-        self,
-        table: dict[str, Any],
-        key: str,
-        check: Callable[[Any], bool],
-        expected: str,
-        *,
-        prefix: str,
-        asset: str | None = None,
-    ) -> Any:
-        """``table[key]`` if present and of the right type; else report and return None."""
-        if key not in table:
-            return None
-        value = table[key]
-        if check(value):
-            return value
-        self.problem(
-            f"expected {expected}, got {type(value).__name__} {value!r}",
-            field=f"{prefix}{key}",
-            asset=asset,
-        )
-        return None
-
-    def choice(
-        self,
-        table: dict[str, Any],
-        key: str,
-        allowed: tuple[str, ...],
-        *,
-        prefix: str,
-        asset: str | None = None,
-    ) -> str | None:
-        value = self.typed(table, key, is_str, "a string", prefix=prefix, asset=asset)
-        if value is None or value in allowed:
-            return value
-        self.problem(
-            f"unknown value {value!r}; expected one of: {', '.join(allowed)}",
-            field=f"{prefix}{key}",
-            asset=asset,
-            hint=did_you_mean(value, allowed),
-        )
-        return None
-
-    def project_path(
-        self, table: dict[str, Any], key: str, *, prefix: str, asset: str | None = None
-    ) -> str | None:
-        value = self.typed(table, key, is_str, "a string", prefix=prefix, asset=asset)
-        if value is None:
-            return None
-        reason = check_project_path(value)
-        if reason:
-            self.problem(f"{value!r} {reason}", field=f"{prefix}{key}", asset=asset)
-            return None
-        return value
-
-    def table(self, key: str) -> dict[str, Any]:
-        value = self.data.get(key, {})
-        if isinstance(value, dict):
-            return value
-        self.problem(f"expected a table [{key}], got {type(value).__name__}", field=key)
-        return {}
+class SpecReader(TableReader):
+    """One validation pass over the parsed TOML of ``assetgen.toml``."""
 
     # -- sections ---------------------------------------------------------
 
@@ -307,19 +199,6 @@ class SpecReader:
         if "variants" in table:
             out["variants"] = table["variants"]
         return {k: v for k, v in out.items() if v is not None}
-
-    def colour(
-        self, table: dict[str, Any], key: str, prefix: str, asset: str | None = None
-    ) -> str | None:
-        value = self.typed(table, key, is_str, "a colour string", prefix=prefix, asset=asset)
-        if value is None or COLOUR_PATTERN.match(value):
-            return value
-        self.problem(
-            f"expected a colour like '#ffffff' or '#00000000', got {value!r}",
-            field=f"{prefix}{key}",
-            asset=asset,
-        )
-        return None
 
     # -- variants ---------------------------------------------------------
 

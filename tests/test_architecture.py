@@ -13,7 +13,7 @@ PACKAGE = Path(assetgen.__file__).parent
 
 LAYERS = {
     0: {"__init__", "errors", "events", "fsutil", "checks", "spec_types", "filenames"},
-    1: {"spec", "prompts", "hashing", "masks"},
+    1: {"spec", "validation", "prompts", "hashing", "masks"},
     2: {"graph", "dependencies"},
     3: {"store", "lockfile", "variants", "providers", "manifest"},
     4: {"plan", "budget"},
