@@ -72,6 +72,12 @@ def parser() -> argparse.ArgumentParser:
         help="generate NAME anew although its key is known (repeatable, globs allowed)",
     )  # fmt: skip
 
+    build.add_argument(
+        "--rerender",
+        action="store_true",
+        help="re-encode every variant (e.g. after a Pillow upgrade)",
+    )
+
     check = commands.add_parser("check", help="like build --locked --frozen: verify, write nothing")
     check.add_argument("names", nargs="*", metavar="NAME")
 
@@ -172,11 +178,15 @@ def make_provider(project: Project, emit: Any) -> Provider:
     return create_provider(project.spec.provider, emit=emit)
 
 
-def compute_plan(project: Project, provider: Provider, refresh: list[str] | None = None) -> Plan:
+def compute_plan(
+    project: Project, provider: Provider, refresh: list[str] | None = None, rerender: bool = False
+) -> Plan:
     from .project import to_request
 
     return project.plan(
-        estimate=lambda asset: provider.estimate_cost(to_request(asset, "")), refresh=refresh
+        estimate=lambda asset: provider.estimate_cost(to_request(asset, "")),
+        refresh=refresh,
+        rerender=rerender,
     )
 
 
@@ -247,7 +257,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     progress = Progress(quiet=args.quiet or args.json, verbose=args.verbose)
     project = open_from_args(args)
     provider = make_provider(project, progress)
-    plan = compute_plan(project, provider, refresh=args.refresh)
+    plan = compute_plan(project, provider, refresh=args.refresh, rerender=args.rerender)
     if args.names:
         plan = select(plan, args.names)
     budget = args.max_cost if args.max_cost is not None else project.spec.build.max_cost

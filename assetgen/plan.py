@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .dependencies import Original, resolve, topological, with_upstreams
@@ -86,6 +86,16 @@ class AssetStep:
     def pending(self) -> bool:
         """Made from an asset that is generated first: key known only then."""
         return self.key == PENDING_KEY
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Requests that override the incremental rules."""
+
+    refresh: frozenset[str] = frozenset()
+    """Assets to generate anew although their key is known (``--refresh``)."""
+    rerender: bool = False
+    """Re-encode every variant although it is up to date (``--rerender``)."""
 
 
 @dataclass(frozen=True)
@@ -195,9 +205,9 @@ class Planner:
         store: Store,
         hashes: HashCache,
         estimate: Callable[[Asset], float | None],
-        refresh: frozenset[str] = frozenset(),
+        options: PlanOptions | None = None,
     ) -> None:
-        self.refresh = refresh
+        self.options = options or PlanOptions()
         self.spec = spec
         self.lock = lock
         self.store = store
@@ -262,7 +272,7 @@ class Planner:
         key = generation_key(self.provider, asset)
         entry = self.lock.assets.get(asset.name)
         known = self.known_originals(key, entry)
-        if known is None or asset.name in self.refresh:
+        if known is None or asset.name in self.options.refresh:
             variants = tuple(self.variant_step(asset, v, None, None) for v in asset.variants)
             why = "refresh requested" if known else why_generate(asset, entry, self.provider)
             return AssetStep(
@@ -286,6 +296,9 @@ class Planner:
                 selected, variants,
             )  # fmt: skip
         stale = self.render_reason(variants, recorded)
+        if self.options.rerender and not stale:
+            variants = tuple(replace(v, kept=None) for v in variants)
+            stale = "re-encode requested (--rerender)"
         action: Action = "render" if stale else "fresh"
         return AssetStep(
             asset, key, action, stale or "up to date", entry, known, selected, variants
@@ -331,9 +344,9 @@ def make_plan(
     store: Store,
     hashes: HashCache,
     estimate: Callable[[Asset], float | None],
-    refresh: frozenset[str] = frozenset(),
+    options: PlanOptions | None = None,
 ) -> Plan:
-    return Planner(spec, lock, store, hashes, estimate, refresh).plan(assets)
+    return Planner(spec, lock, store, hashes, estimate, options).plan(assets)
 
 
 def matching(names: list[str], patterns: list[str], *, option: str) -> set[str]:

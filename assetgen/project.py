@@ -14,7 +14,7 @@ from pathlib import Path
 from .graph import Asset, expand
 from .hashing import HashCache
 from .lockfile import Lockfile, LockStore
-from .plan import Plan, make_plan, matching
+from .plan import Plan, PlanOptions, make_plan, matching
 from .providers.base import ImageRequest, InputImage
 from .spec import load_spec, with_provider
 from .spec_types import DEFAULT_STATE_DIR, Spec
@@ -53,10 +53,13 @@ class Project:
         estimate: Callable[[Asset], float | None] | None = None,
         *,
         refresh: list[str] | None = None,
+        rerender: bool = False,
     ) -> Plan:
-        """Compare spec, lock and store; ``refresh`` globs force new generations."""
+        """Compare spec, lock and store; ``refresh`` globs force new generations,
+        ``rerender`` re-encodes every variant."""
         assets = self.assets()
         forced = matching([a.name for a in assets], refresh or [], option="--refresh ")
+        options = PlanOptions(refresh=frozenset(forced), rerender=rerender)
         return make_plan(
             self.spec,
             assets,
@@ -64,7 +67,7 @@ class Project:
             self.store,
             self.hashes,
             estimate or (lambda _: 0.0),
-            frozenset(forced),
+            options,
         )
 
 

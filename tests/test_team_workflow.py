@@ -352,3 +352,16 @@ def test_cost_check_rules() -> None:
     over = check_cost(plan_costing(0.5, 0.6), 1.0, 5.0)
     assert over.verdict == "refuse" and "$1.1000, over the budget of $1.0000" in over.message
     assert check_cost(plan_costing(None), 5.0, 1.0).verdict == "refuse"
+
+
+def test_rerender_reencodes_without_generating(
+    built: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = (built / "assetgen.lock").read_bytes()
+    variant = built / "public/img/edit-48w.png"
+    before = variant.stat().st_mtime_ns
+    assert run(built, "-q", "build", "--rerender", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["rendered"], report["generated"]) == (3, 0)
+    assert variant.stat().st_mtime_ns != before
+    assert (built / "assetgen.lock").read_bytes() == lock, "same encoder: same bytes, same lock"
