@@ -228,7 +228,8 @@ def print_plan(plan: Plan, *, verbose: bool) -> None:
         if step.action == "fresh" and not verbose:
             fresh += 1
             continue
-        cost = f"  ~{money(step.estimated_cost)}" if step.action == "generate" else ""
+        priced = step.action == "generate" and step.estimated_cost != 0
+        cost = f"  ~{money(step.estimated_cost)}" if priced else ""
         print(f"{step.action:<9} {step.name:<28} {step.reason}{cost}")
     for removal in plan.removals:
         print(f"{'remove':<9} {removal.name:<28} no longer in the spec")
