@@ -201,7 +201,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     elif args.json:
         print(json.dumps(plan.to_json(), indent=2))
     else:
-        print_plan(plan, verbose=args.verbose)
+        print_plan(plan, verbose=args.verbose, offline=project.spec.provider.name == "offline")
     return 0
 
 
@@ -222,7 +222,7 @@ def print_graph(plan: Plan, style: str) -> None:
     print("\n".join(tree_lines(assets, label)))
 
 
-def print_plan(plan: Plan, *, verbose: bool) -> None:
+def print_plan(plan: Plan, *, verbose: bool, offline: bool = False) -> None:
     fresh = 0
     for step in plan.steps:
         if step.action == "fresh" and not verbose:
@@ -235,10 +235,12 @@ def print_plan(plan: Plan, *, verbose: bool) -> None:
         print(f"{'remove':<9} {removal.name:<28} no longer in the spec")
     if fresh:
         print(f"{'fresh':<9} {fresh} asset{'s' if fresh != 1 else ''} up to date")
-    print(
-        f"{plan.api_calls} API call{'s' if plan.api_calls != 1 else ''}, "
-        f"estimated cost {money(plan.estimated_cost)}"
-    )
+    calls = plan.api_calls
+    if offline:
+        print(f"{calls} generation{'s' if calls != 1 else ''} by the offline provider, free")
+    else:
+        cost = money(plan.estimated_cost)
+        print(f"{calls} API call{'s' if calls != 1 else ''}, estimated cost {cost}")
 
 
 # -- build ----------------------------------------------------------------------
