@@ -191,56 +191,20 @@ def compute_plan(
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .console import Progress
+    from .console import Progress, graph_lines, plan_lines
 
     project = open_from_args(args)
     provider = make_provider(project, Progress(quiet=args.quiet))
     plan = compute_plan(project, provider)
     if args.graph:
-        print_graph(plan, args.graph)
+        lines = graph_lines(plan, args.graph)
     elif args.json:
-        print(json.dumps(plan.to_json(), indent=2))
+        lines = [json.dumps(plan.to_json(), indent=2)]
     else:
-        print_plan(plan, verbose=args.verbose, offline=project.spec.provider.name == "offline")
+        offline = project.spec.provider.name == "offline"
+        lines = plan_lines(plan, verbose=args.verbose, offline=offline)
+    print("\n".join(lines))
     return 0
-
-
-def print_graph(plan: Plan, style: str) -> None:
-    from .dependencies import dot, tree_lines
-
-    assets = [step.asset for step in plan.steps]
-    steps = {step.name: step for step in plan.steps}
-    if style == "dot":
-        print(dot(assets, {name: step.action for name, step in steps.items()}), end="")
-        return
-
-    def label(name: str) -> str:
-        step = steps[name]
-        cost = f", ~{money(step.estimated_cost)}" if step.action == "generate" else ""
-        return f"{name}  [{step.action}: {step.reason}{cost}]"
-
-    print("\n".join(tree_lines(assets, label)))
-
-
-def print_plan(plan: Plan, *, verbose: bool, offline: bool = False) -> None:
-    fresh = 0
-    for step in plan.steps:
-        if step.action == "fresh" and not verbose:
-            fresh += 1
-            continue
-        priced = step.action == "generate" and step.estimated_cost != 0
-        cost = f"  ~{money(step.estimated_cost)}" if priced else ""
-        print(f"{step.action:<9} {step.name:<28} {step.reason}{cost}")
-    for removal in plan.removals:
-        print(f"{'remove':<9} {removal.name:<28} no longer in the spec")
-    if fresh:
-        print(f"{'fresh':<9} {fresh} asset{'s' if fresh != 1 else ''} up to date")
-    calls = plan.api_calls
-    if offline:
-        print(f"{calls} generation{'s' if calls != 1 else ''} by the offline provider, free")
-    else:
-        cost = money(plan.estimated_cost)
-        print(f"{calls} API call{'s' if calls != 1 else ''}, estimated cost {cost}")
 
 
 # -- build ----------------------------------------------------------------------

@@ -9,9 +9,13 @@ warnings). Off a terminal (CI logs), every event is a plain line.
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from .budget import money
 from .events import Event
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 BAR_WIDTH = 30
 MAX_LIVE_LINES = 8
@@ -129,3 +133,45 @@ class Progress:
 
     def close(self) -> None:
         self.clear_status()
+
+
+def graph_lines(plan: Plan, style: str) -> list[str]:
+    """``plan --graph``: the dependency tree (or Graphviz DOT) with planned actions."""
+    from .dependencies import dot, tree_lines
+
+    assets = [step.asset for step in plan.steps]
+    steps = {step.name: step for step in plan.steps}
+    if style == "dot":
+        return dot(assets, {name: step.action for name, step in steps.items()}).splitlines()
+
+    def label(name: str) -> str:
+        step = steps[name]
+        priced = step.action == "generate" and step.estimated_cost != 0
+        cost = f", ~{money(step.estimated_cost)}" if priced else ""
+        return f"{name}  [{step.action}: {step.reason}{cost}]"
+
+    return tree_lines(assets, label)
+
+
+def plan_lines(plan: Plan, *, verbose: bool, offline: bool = False) -> list[str]:
+    """``plan``: a line per asset that changes, then a count of the fresh ones and a total."""
+    lines = []
+    fresh = 0
+    for step in plan.steps:
+        if step.action == "fresh" and not verbose:
+            fresh += 1
+            continue
+        priced = step.action == "generate" and step.estimated_cost != 0
+        cost = f"  ~{money(step.estimated_cost)}" if priced else ""
+        lines.append(f"{step.action:<9} {step.name:<28} {step.reason}{cost}")
+    for removal in plan.removals:
+        lines.append(f"{'remove':<9} {removal.name:<28} no longer in the spec")
+    if fresh:
+        lines.append(f"{'fresh':<9} {fresh} asset{'s' if fresh != 1 else ''} up to date")
+    calls = plan.api_calls
+    if offline:
+        lines.append(f"{calls} generation{'s' if calls != 1 else ''} by the offline provider, free")
+    else:
+        cost = money(plan.estimated_cost)
+        lines.append(f"{calls} API call{'s' if calls != 1 else ''}, estimated cost {cost}")
+    return lines

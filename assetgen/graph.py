@@ -100,6 +100,8 @@ def hash_key(payload: dict[str, Any]) -> str:
 def key_params(asset: Asset) -> dict[str, Any]:
     """The parameters that shape the returned image (part of the key and the lock)."""
     params = dict(asset.params)
+    if asset.operation == "edit":
+        params.pop("moderation", None)  # the edits endpoint has no such field
     if asset.spec.candidates > 1:
         params["n"] = asset.spec.candidates
     if asset.masked:

@@ -187,7 +187,9 @@ def why_generate(asset: Asset, entry: LockEntry | None, provider: str) -> str:
     new_inputs = {(i.role, i.source): i.sha256 for i in asset.inputs}
     for (role, path), digest in new_inputs.items():
         if old_inputs.get((role, path)) != digest:
-            return f"input image changed ({path})"
+            return (
+                f"input {path} changes" if path.startswith("@") else f"input image changed ({path})"
+            )
     if set(old_inputs) != set(new_inputs):
         return "input images changed"
     params = key_params(asset)
