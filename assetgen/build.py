@@ -250,14 +250,22 @@ class Builder:
             outcome.status, outcome.error = "skipped", f"{step.name}: {exc}"
             self.emit(Event("skipped", str(exc), asset=step.name))
         except AssetgenError as exc:
-            outcome.error = str(exc) if exc.asset else f"{step.name}: {exc}"
-            self.emit(Event("failed", outcome.error, asset=step.name))
+            self.fail(outcome, str(exc) if exc.asset else f"{step.name}: {exc}")
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            self.fail(outcome, f"{step.name}: {exc.strerror or exc}{where}")
+        except Exception as exc:  # a bug in one asset must not cost the others
+            self.fail(outcome, f"{step.name}: internal error: {exc!r} (please report it)")
         finally:
             outcome.seconds = time.monotonic() - started
             self.report.outcomes.append(outcome)
             succeeded = outcome.status not in ("failed", "skipped")
             if not self.finished[step.name].done():
                 self.finished[step.name].set_result(succeeded)
+
+    def fail(self, outcome: AssetOutcome, message: str) -> None:
+        outcome.status, outcome.error = "failed", message
+        self.emit(Event("failed", message, asset=outcome.name))
 
     async def blocked_by(self, step: AssetStep) -> str | None:
         """Wait for the assets this one is made from; the first that failed, if any."""

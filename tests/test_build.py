@@ -252,3 +252,27 @@ def test_noop_plan_reads_no_file_contents(site: Path, capsys: pytest.CaptureFixt
     (site / "art/style.png").touch()  # same content, new mtime: re-read once, still fresh
     project = open_project(site / "assetgen.toml")
     assert project.plan().is_noop and project.hashes.reads == 1
+
+
+def test_a_write_error_fails_one_asset_and_keeps_the_others(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = site / "assetgen.toml"
+    spec.write_text(
+        spec.read_text().replace(
+            'variants = [{ width = 32, format = "png" }]',
+            'variants = [{ width = 32, format = "png", filename = "{name}/{width}.{ext}" }]',
+        )
+    )
+    write(site / "public/img/icon", "a file where the asset's folder should be")
+    capsys.readouterr()
+    assert run(site, "build", "--json") == 1
+    report = json.loads(capsys.readouterr().out)
+    status = {a["name"]: (a["status"], a["error"]) for a in report["assets"]}
+    assert status["icon"][0] == "failed" and "public/img/icon" in status["icon"][1]
+    assert "Traceback" not in status["icon"][1]
+    assert {name for name, (s, _) in status.items() if s == "generated"} == {
+        "hero-spring", "hero-autumn", "mascot-wave"
+    }  # fmt: skip
+    lock = (site / "assetgen.lock").read_text()
+    assert "[assets.hero-spring]" in lock and "[assets.icon]" in lock  # original kept
