@@ -444,6 +444,7 @@ async def build(
     options: BuildOptions | None = None,
 ) -> BuildReport:
     """Execute ``plan``; the provider is needed only if the plan generates."""
-    if provider is not None:
-        preflight(provider, plan)
-    return await Builder(project, plan, provider, emit=emit, options=options).run()
+    with project.exclusive():
+        if provider is not None:
+            preflight(provider, plan)
+        return await Builder(project, plan, provider, emit=emit, options=options).run()

@@ -339,10 +339,11 @@ def cmd_pick(args: argparse.Namespace) -> int:
     count = len(entry.candidates)
     if not 0 <= args.index < count:
         raise UsageError(f"{args.name} has {count} candidate(s): pick 0 to {count - 1}")
-    project.locks.record(args.name, replace(entry, selected=args.index))
-    project.locks.close()
-    plan = select(project.plan(), [args.name])
-    report = run_build(project, plan, None, Progress(quiet=args.quiet))
+    with project.exclusive():
+        project.locks.record(args.name, replace(entry, selected=args.index))
+        project.locks.close()
+        plan = select(project.plan(), [args.name])
+        report = run_build(project, plan, None, Progress(quiet=args.quiet))
     print(f"{args.name}: candidate {args.index} selected ({entry.candidates[args.index].path})")
     return finish_build(report, as_json=False) if report.failed else 0
 

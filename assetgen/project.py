@@ -7,10 +7,12 @@ compares it with the lock and store.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .errors import UsageError
 from .graph import Asset, expand
 from .hashing import HashCache
 from .lockfile import Lockfile, LockStore
@@ -30,6 +32,49 @@ class Project:
     draft: bool = False
     frozen: bool = False
     """Read-only: a leftover journal is read but not folded into the lock file."""
+    _holding: bool = field(default=False, init=False, repr=False)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the project's build lock: two builds at once would race on the lock file."""
+        with self._build_lock() as owned:
+            if not owned:
+                raise UsageError(
+                    "another assetgen build is running in this project",
+                    file=self.spec.display_path,
+                    hint="wait for it to finish (or stop `assetgen watch`)",
+                )
+            yield
+
+    @contextmanager
+    def _build_lock(self) -> Iterator[bool]:
+        """Try the advisory ``flock`` on ``.assetgen/build.lock``; yield whether it is ours.
+
+        The OS releases it even if the process dies. Where ``fcntl`` is
+        missing (not POSIX), every caller owns it.
+        """
+        if self._holding:  # re-entrant: flock would refuse a second descriptor of ours
+            yield True
+            return
+        path = self.spec.state_dir / "build.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+") as handle:
+            try:
+                import fcntl
+            except ImportError:  # pragma: no cover - not POSIX
+                yield True
+                return
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            self._holding = True
+            try:
+                yield True
+            finally:
+                self._holding = False
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     @property
     def report_path(self) -> Path:
@@ -45,8 +90,16 @@ class Project:
         return expand(self.spec, self.hashes)
 
     def lock(self) -> Lockfile:
-        """The lock, with the journal of an interrupted build folded in."""
-        return self.locks.load() if self.frozen else self.locks.recover()
+        """The lock, with the journal of an interrupted build applied.
+
+        The journal is folded into the lock file only when no build is running
+        (its journal is live) and the project is not frozen; otherwise it is
+        only read.
+        """
+        if self.frozen:
+            return self.locks.load()
+        with self._build_lock() as owned:
+            return self.locks.recover() if owned else self.locks.load()
 
     def plan(
         self,

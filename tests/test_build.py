@@ -276,3 +276,15 @@ def test_a_write_error_fails_one_asset_and_keeps_the_others(
     }  # fmt: skip
     lock = (site / "assetgen.lock").read_text()
     assert "[assets.hero-spring]" in lock and "[assets.icon]" in lock  # original kept
+
+
+def test_two_builds_at_once_are_refused(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import fcntl
+
+    (site / ".assetgen").mkdir()
+    with (site / ".assetgen/build.lock").open("a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        assert run(site, "build") == 2
+        assert "another assetgen build is running in this project" in capsys.readouterr().err
+    assert not (site / "assetgen.lock").exists()
+    assert run(site, "-q", "build") == 0

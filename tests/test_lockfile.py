@@ -104,3 +104,23 @@ def test_corrupt_lock_names_the_file_and_the_fix(tmp_path: Path, text: str, mess
     assert message in str(caught.value)
     assert str(caught.value).startswith("assetgen.lock: ")
     assert caught.value.exit_code == 2
+
+
+def test_a_running_builds_journal_is_read_not_folded(tmp_path: Path) -> None:
+    import fcntl
+
+    from assetgen.project import open_project
+    from tests.projects import make_project
+
+    make_project(tmp_path, '[[asset]]\nname = "a"\nprompt = "x"\n')
+    project = open_project(tmp_path / "assetgen.toml")
+    project.locks.record("a", entry("a"))  # a build in progress has journaled "a"
+    with (tmp_path / ".assetgen/build.lock").open("a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        assert sorted(open_project(tmp_path / "assetgen.toml").lock().assets) == ["a"]
+        assert (tmp_path / ".assetgen/journal.jsonl").exists()
+        assert not (tmp_path / "assetgen.lock").exists()
+    assert sorted(open_project(tmp_path / "assetgen.toml").lock().assets) == ["a"]
+    assert (tmp_path / "assetgen.lock").exists()  # no build running: folded
+    assert not (tmp_path / ".assetgen/journal.jsonl").exists()
+    project.locks.close()
