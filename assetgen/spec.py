@@ -36,6 +36,7 @@ from .spec_types import (
     BACKGROUNDS,
     DEFAULT_SPEC_NAME,
     FITS,
+    IMAGE_FIELDS,
     INPUT_FIDELITIES,
     MODERATIONS,
     OUTPUT_FORMATS,
@@ -149,6 +150,7 @@ class SpecReader(TableReader):
         p = "provider."
         values: dict[str, Any] = {
             "name": self.choice(table, "name", PROVIDER_NAMES, prefix=p),
+            "image_field": self.choice(table, "image_field", IMAGE_FIELDS, prefix=p),
             "timeout": self.typed(
                 table, "timeout", is_positive_number, "a number of seconds > 0", prefix=p
             ),

@@ -34,6 +34,7 @@ INPUT_FIDELITIES = ("low", "high")
 VARIANT_FORMATS = ("png", "jpeg", "webp", "avif")
 FITS = ("cover", "contain", "inside")
 PROVIDER_NAMES = ("offline", "openai")
+IMAGE_FIELDS = ("auto", "image[]", "image")
 PROVIDER_KEY_REVISIONS = {"offline": 1}
 """Part of every generation key of that provider: bumping one (say, when the
 offline renderer draws differently) regenerates that provider's images only."""
@@ -86,6 +87,10 @@ class ProviderConfig:
     """Requests in flight at once."""
     requests_per_minute: float | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
+    image_field: str = "auto"
+    """Multipart name of edit images: ``auto`` (one ``image``, several ``image[]``,
+    as the official SDK sends them), or always ``image[]`` / ``image`` for relays
+    that accept only one form."""
     prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-model price overrides (resellers): ``{model: {field: USD}}``."""
 

@@ -225,6 +225,21 @@ def test_single_image_edit_uses_the_plain_image_field(
     assert open_image(result.images[0]).size == (64, 48)
 
 
+def test_image_field_can_be_forced_for_relays(
+    make_provider: MakeProvider, fake_api: FakeImagesAPI, tmp_path: Path
+) -> None:
+    base = write_image(tmp_path / "base.png")
+    generate(make_provider(image_field="image[]"), request(image=base, size="auto"))
+    [sent] = fake_api.requests
+    assert sent.file_names() == ["image[]"]
+    ref = write_image(tmp_path / "ref.png")
+    two = request(image=base, references=(ref,), size="auto")
+    with pytest.raises(SpecError) as caught:
+        make_provider(image_field="image").check(two)
+    assert 'image_field = "image" sends one image part only' in caught.value.message
+    assert len(fake_api.requests) == 1
+
+
 def test_input_fidelity_is_sent_to_models_that_take_it(
     make_provider: MakeProvider, fake_api: FakeImagesAPI, tmp_path: Path
 ) -> None:

@@ -54,6 +54,14 @@ def test_unknown_section_key(tmp_path: Path) -> None:
     assert "field 'build2': unknown key (did you mean 'build'?)" in one_problem(path)
 
 
+def test_unknown_provider_setting_value(tmp_path: Path) -> None:
+    base = BASE_SPEC.replace('name = "offline"\n', 'name = "offline"\nimage_field = "images"\n')
+    path = make_project(tmp_path, '[[asset]]\nname = "a"\nprompt = "x"\n', base=base)
+    message = one_problem(path)
+    assert "field 'provider.image_field': unknown value 'images'" in message
+    assert "auto, image[], image" in message
+
+
 def test_wrong_type(tmp_path: Path) -> None:
     path = make_project(tmp_path, '[[asset]]\nname = "a"\nprompt = "x"\ntake = "one"\n')
     message = one_problem(path)

@@ -123,11 +123,18 @@ def _part(item: InputImage, field: str) -> FilePart:
     return FilePart(field, item.path.stem + EXTENSIONS[kind], data, MIME_TYPES[kind])
 
 
-def prepare_inputs(request: ImageRequest, profile: ModelProfile) -> PreparedInputs:
-    """Checked file parts: the images first (``image[]`` when several), then the mask."""
+def prepare_inputs(
+    request: ImageRequest, profile: ModelProfile, image_field: str = "auto"
+) -> PreparedInputs:
+    """Checked file parts: the images first (``image[]`` when several), then the mask.
+
+    ``image_field`` other than ``auto`` names every image part so (relays).
+    """
     size = inspect_inputs(request, profile)
     inputs = request.inputs
-    name = "image" if len(inputs) == 1 else "image[]"
+    name = image_field
+    if image_field == "auto":
+        name = "image" if len(inputs) == 1 else "image[]"
     files = [_part(item, name) for item in inputs]
     if request.mask is None or request.image is None or size is None:
         return PreparedInputs(tuple(files))

@@ -106,6 +106,13 @@ class OpenAIProvider(Provider):
         self._check_params(profile, request)
         if request.operation == "edit":
             inspect_inputs(request, profile)
+            if self.config.image_field == "image" and len(request.inputs) > 1:
+                raise SpecError(
+                    f"{len(request.inputs)} input images, but [provider] image_field = "
+                    '"image" sends one image part only; use "auto" or "image[]"',
+                    asset=request.asset,
+                    field="references",
+                )
 
     def estimate_cost(self, request: ImageRequest) -> float | None:
         """USD from the per-image table (``auto`` quality counted as ``high``), × n."""
@@ -121,7 +128,9 @@ class OpenAIProvider(Provider):
         fields = body_fields(profile, request)
         prepared: PreparedInputs | None = None
         if request.operation == "edit":
-            prepared = await asyncio.to_thread(prepare_inputs, request, profile)
+            prepared = await asyncio.to_thread(
+                prepare_inputs, request, profile, self.config.image_field
+            )
             files = [(p.field, (p.filename, p.data, p.mime)) for p in prepared.files]
             content: dict[str, Any] = {"data": form_values(fields), "files": files}
             response = await self._post(client, request, "/images/edits", content)
