@@ -31,7 +31,7 @@ _EXPORTS = {
     "Plan": "assetgen.plan",
     "build": "assetgen.build",
     "BuildOptions": "assetgen.build",
-    "BuildReport": "assetgen.build",
+    "BuildReport": "assetgen.report",
     "create_provider": "assetgen.providers",
     "Event": "assetgen.events",
     "main": "assetgen.cli",

@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from .budget import check_cost
-from .build import BuildOptions, BuildReport, build
+from .build import BuildOptions, build
 from .errors import AssetgenError, BudgetError
 from .events import Emit, Event
 from .gallery import GalleryServer, default_output, render_gallery
 from .plan import Plan
 from .project import Project, open_project, to_request
 from .providers import create_provider
+from .report import BuildReport
 
 MAX_NAMES = 8
 """Names listed per kind in a rebuild line before ``+N more``."""

@@ -15,7 +15,7 @@ LAYERS = {
     0: {"__init__", "errors", "events", "fsutil", "checks", "spec_types", "filenames"},
     1: {"spec", "validation", "prompts", "hashing", "masks"},
     2: {"graph", "dependencies"},
-    3: {"store", "lockfile", "variants", "providers", "manifest"},
+    3: {"store", "lockfile", "variants", "providers", "manifest", "report"},
     4: {"plan", "budget"},
     5: {"project", "verify", "gc"},
     6: {"build"},

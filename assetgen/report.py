@@ -1,0 +1,84 @@
+"""What a build did: per-asset outcomes and the summary (text and JSON).
+
+``BuildReport.to_json()`` is the documented ``build --json`` format and the
+``.assetgen/last-build.json`` the gallery reads; keys are only ever added.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass
+class AssetOutcome:
+    name: str
+    action: str
+    status: str
+    """``generated``, ``reused``, ``rendered``, ``fresh``, ``failed`` or ``skipped``."""
+    error: str | None = None
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+    reason: str = ""
+    """Why the plan chose the action (``new asset``, ``prompt changed``, ...)."""
+
+
+@dataclass
+class BuildReport:
+    outcomes: list[AssetOutcome] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    lock_written: bool = False
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    @property
+    def failed(self) -> list[AssetOutcome]:
+        return [o for o in self.outcomes if o.status in ("failed", "skipped")]
+
+    @property
+    def cost_usd(self) -> float:
+        return round(sum(o.cost_usd for o in self.outcomes), 6)
+
+    def summary(self) -> str:
+        return (
+            f"{self.count('generated')} generated, {self.count('reused')} reused, "
+            f"{self.count('rendered')} rendered, {self.count('fresh')} up to date, "
+            f"{len(self.removed)} removed, {self.count('failed')} failed"
+            + (f", {self.count('skipped')} skipped" if self.count("skipped") else "")
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generated": self.count("generated"),
+            "reused": self.count("reused"),
+            "rendered": self.count("rendered"),
+            "fresh": self.count("fresh"),
+            "removed": sorted(self.removed),
+            "failed": self.count("failed"),
+            "skipped": self.count("skipped"),
+            "cost_usd": self.cost_usd,
+            "seconds": round(self.seconds, 3),
+            "assets": [
+                {
+                    "name": o.name,
+                    "action": o.action,
+                    "status": o.status,
+                    "reason": o.reason,
+                    "error": o.error,
+                    "cost_usd": o.cost_usd,
+                    "seconds": round(o.seconds, 3),
+                }
+                for o in sorted(self.outcomes, key=lambda o: o.name)
+            ],
+        }
+
+
+def timestamp() -> str:
+    """UTC now, or ``SOURCE_DATE_EPOCH`` for reproducible builds."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
