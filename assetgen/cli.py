@@ -371,43 +371,22 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .graph import generation_key, key_params
-
     project = open_from_args(args)
-    assets = {asset.name: asset for asset in project.assets()}
-    asset = assets.get(args.name)
-    if asset is None:
-        from .validation import did_you_mean
-
-        raise UsageError(
-            f"no asset named {args.name!r}", hint=did_you_mean(args.name, list(assets))
-        )
-    entry = project.lock().assets.get(asset.name)
-    key = generation_key(project.spec.provider.name, asset)
-    info: dict[str, Any] = {
-        "name": asset.name,
-        "prompt": asset.prompt,
-        "model": asset.model,
-        "operation": asset.operation,
-        "params": key_params(asset),
-        "inputs": [{"role": i.role, "path": i.source, "sha256": i.sha256} for i in asset.inputs],
-        "variables": {k: v for k, v in asset.variables.items() if isinstance(v, str | int | float)},
-        "key": key,
-        "locked": entry is not None and entry.key == key,
-        "lock": entry.to_toml() if entry is not None else None,
-    }
+    info = project.describe(args.name)
     if args.json:
         print(json.dumps(info, indent=2, ensure_ascii=False))
         return 0
-    for field in ("name", "operation", "model", "key", "locked", "prompt"):
+    for field in ("name", "operation", "model", "key", "locked", "action", "reason", "prompt"):
         print(f"{field + ':':<11}{info[field]}")
     print(f"{'params:':<11}{json.dumps(info['params'], sort_keys=True)}")
     for item in info["inputs"]:
-        print(f"{'input:':<11}{item['role']} {item['path']} sha256:{item['sha256'][:12]}…")
-    if entry is not None:
-        print(f"{'original:':<11}{entry.original.path}")
-        for variant in entry.variants:
-            print(f"{'variant:':<11}{variant.path} ({variant.width}x{variant.height})")
+        digest = f" sha256:{item['sha256'][:12]}…" if item["sha256"] else ""
+        print(f"{'input:':<11}{item['role']} {item['path']}{digest}")
+    lock = info["lock"]
+    if lock is not None:
+        print(f"{'original:':<11}{lock['original']['path']}")
+        for variant in lock["variants"]:
+            print(f"{'variant:':<11}{variant['path']} ({variant['width']}x{variant['height']})")
     return 0
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .errors import UsageError
 from .graph import Asset, expand
@@ -33,6 +34,34 @@ class Project:
     frozen: bool = False
     """Read-only: a leftover journal is read but not folded into the lock file."""
     _holding: bool = field(default=False, init=False, repr=False)
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """One asset as ``assetgen show`` prints it: prompt, inputs, key, plan, lock."""
+        from .graph import key_params
+        from .validation import did_you_mean
+
+        steps = {step.name: step for step in self.plan().steps}
+        step = steps.get(name)
+        if step is None:
+            raise UsageError(f"no asset named {name!r}", hint=did_you_mean(name, list(steps)))
+        asset, entry = step.asset, step.entry
+        variables = {k: v for k, v in asset.variables.items() if isinstance(v, str | int | float)}
+        return {
+            "name": asset.name,
+            "prompt": asset.prompt,
+            "model": asset.model,
+            "operation": asset.operation,
+            "params": key_params(asset),
+            "inputs": [
+                {"role": i.role, "path": i.source, "sha256": i.sha256 or None} for i in asset.inputs
+            ],
+            "variables": variables,
+            "key": step.key or None,
+            "action": step.action,
+            "reason": step.reason,
+            "locked": entry is not None and entry.key == step.key,
+            "lock": entry.to_toml() if entry is not None else None,
+        }
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

@@ -263,3 +263,15 @@ def test_plan_graph_tree_and_dot(chain: Path, capsys: pytest.CaptureFixture[str]
     assert dot.startswith("digraph assetgen {")
     assert '"mascot" -> "mascot-wave" [label="image"];' in dot
     assert '"mascot-wave" -> "badge" [label="reference"];' in dot
+
+
+def test_show_explains_a_dependent(chain: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(chain, "show", "mascot-wave", "--json") == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["inputs"][0]["path"] == "@mascot" and info["inputs"][0]["sha256"]
+    assert (info["locked"], info["action"]) == (True, "fresh")
+    edit(chain / "assetgen.toml", "teal cloud", "coral cloud")
+    assert run(chain, "show", "mascot-wave") == 0
+    out = capsys.readouterr().out
+    assert "key:       None" in out and "reason:    input @mascot changes" in out
+    assert "input:     image @mascot\n" in out
