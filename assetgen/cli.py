@@ -339,6 +339,14 @@ def cmd_pick(args: argparse.Namespace) -> int:
     count = len(entry.candidates)
     if not 0 <= args.index < count:
         raise UsageError(f"{args.name} has {count} candidate(s): pick 0 to {count - 1}")
+    stale = [
+        s for s in select(project.plan(), [args.name]).steps if s.action in ("generate", "reuse")
+    ]
+    if stale:
+        raise UsageError(
+            f"{stale[0].name} is out of date ({stale[0].reason}); pick needs a current asset",
+            hint=f"run `assetgen build {args.name}` first",
+        )
     with project.exclusive():
         project.locks.record(args.name, replace(entry, selected=args.index))
         project.locks.close()

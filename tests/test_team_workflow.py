@@ -365,3 +365,17 @@ def test_rerender_reencodes_without_generating(
     assert (report["rendered"], report["generated"]) == (3, 0)
     assert variant.stat().st_mtime_ns != before
     assert (built / "assetgen.lock").read_bytes() == lock, "same encoder: same bytes, same lock"
+
+
+def test_pick_refuses_an_out_of_date_asset(
+    paid: Path, fake_api: FakeImagesAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = paid / "assetgen.toml"
+    spec.write_text(spec.read_text().replace("n = [1, 2, 3]", "n = [1]") + "candidates = 2\n")
+    assert run(paid, "-q", "build", "--yes") == 0
+    spec.write_text(spec.read_text().replace("a card number", "a playing card number"))
+    capsys.readouterr()
+    assert run(paid, "pick", "card-1", "1") == 2
+    assert "card-1 is out of date (prompt changed)" in capsys.readouterr().err
+    assert lock_of(paid)["card-1"].selected == 0
+    assert len(fake_api.requests) == 1
