@@ -214,14 +214,15 @@ def test_independent_branches_run_in_parallel(
         + '\n[[asset]]\nname = "robot"\nprompt = "a robot"\n'
         + '[[asset]]\nname = "robot-wave"\nprompt = "robot waving"\nimage = "@robot"\n'
     )
-    latency = 0.6
+    latency = 1.0
     fake_api.latency = latency
     started = time.monotonic()
     assert run(paid, "-q", "build") == 0
     elapsed = time.monotonic() - started
     assert len(fake_api.requests) == 4
-    # Two chains of two generations each: about two latencies in parallel, four in series.
-    assert elapsed < 3.2 * latency, elapsed
+    # Two chains of two generations each: about two latencies in parallel, at least
+    # four in series; the margin absorbs a loaded CI machine.
+    assert elapsed < 4 * latency - 0.5, elapsed
 
 
 def test_lock_is_stable_across_runs(chain: Path) -> None:
