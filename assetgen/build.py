@@ -131,7 +131,7 @@ class Builder:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         if self.report.outcomes and not self.plan.is_noop:
-            self.report.lock_written = self.project.locks.write(self.lock)
+            self.project.locks.write(self.lock)
         self.project.locks.close()
         write_manifest(self.spec, self.lock)
         self.project.hashes.save()
@@ -240,6 +240,8 @@ class Builder:
             request = to_request(step.asset, step.key)
             self.provider.check(request)
             result: ImageResult = await self.provider.generate(request)
+            for warning in result.warnings:
+                self.emit(Event("warning", f"{step.name}: {warning}", asset=step.name))
             self.spent += result.cost_usd or 0.0
         originals = tuple(self.project.store.put(data, result.format) for data in result.images)
         record = KeyRecord(

@@ -12,7 +12,6 @@ The class tree::
     ├── OutOfDateError            exit 3   --locked / check: lock or outputs stale
     ├── ProviderError             exit 1   the image service refused or failed
     │   └── ProviderAuthError     exit 2   missing or rejected API key
-    └── BuildFailed               exit 1   the build ran, some assets failed
 
 This module imports nothing from the package, so every layer can raise these.
 The CLI catches ``AssetgenError`` once, prints ``str(error)`` and exits with
@@ -168,9 +167,3 @@ class ProviderAuthError(ProviderError):
     """No API key, or the service rejected it: no request can succeed."""
 
     exit_code = 2
-
-
-class BuildFailed(AssetgenError):
-    """The build finished, but some assets failed (the others are kept)."""
-
-    exit_code = 1

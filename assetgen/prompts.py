@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import SpecError
@@ -103,26 +102,6 @@ class PromptRenderer:
                 "the prompt renders to nothing", file=self.spec_file, asset=asset, field="prompt"
             )
         return text
-
-    def template_files(self, name: str) -> list[Path]:
-        """The files a template file draws on (itself and what it extends/includes)."""
-        found: list[Path] = []
-        seen: set[str] = set()
-        pending = [name]
-        while pending:
-            current = pending.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            try:
-                source, filename, _ = self.env.loader.get_source(self.env, current)  # type: ignore[union-attr]
-            except jinja2.TemplateNotFound:
-                continue
-            if filename:
-                found.append(Path(filename))
-            ast = self.env.parse(source)
-            pending.extend(ref for ref in jinja2.meta.find_referenced_templates(ast) if ref)
-        return found
 
     @staticmethod
     def _error(exc: jinja2.TemplateError, *, asset: str, field: str, file: str) -> SpecError:

@@ -29,7 +29,6 @@ class AssetOutcome:
 class BuildReport:
     outcomes: list[AssetOutcome] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    lock_written: bool = False
     seconds: float = 0.0
 
     def count(self, status: str) -> int:

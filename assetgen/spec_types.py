@@ -25,7 +25,6 @@ DEFAULT_MAX_RETRIES = 2
 DEFAULT_FLATTEN_BACKGROUND = "#ffffff"
 DEFAULT_VARIANT_FILENAME = "{name}-{width}w.{ext}"
 
-SIZES_FIXED = ("auto", "1024x1024", "1536x1024", "1024x1536")
 QUALITIES = ("auto", "low", "medium", "high")
 BACKGROUNDS = ("auto", "opaque", "transparent")
 MODERATIONS = ("auto", "low")

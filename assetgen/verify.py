@@ -25,10 +25,6 @@ class Verdict:
     rerender: list[AssetStep] = field(default_factory=list)
     """Assets whose only drift is missing variant files."""
 
-    @property
-    def ok(self) -> bool:
-        return not self.out_of_date
-
 
 def around_difference(old: str, new: str, width: int = 90) -> tuple[str, str]:
     """Both texts cut to the same window around their first difference."""

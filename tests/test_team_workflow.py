@@ -13,7 +13,7 @@ from assetgen.cli import main
 from assetgen.hashing import sha256_file
 from assetgen.lockfile import LockStore
 from tests.conftest import FAKE_API_KEY
-from tests.fakeapi import FakeImagesAPI
+from tests.fakeapi import FakeImagesAPI, Reply
 
 from .projects import make_image, make_mask, make_project
 
@@ -379,3 +379,27 @@ def test_pick_refuses_an_out_of_date_asset(
     assert "card-1 is out of date (prompt changed)" in capsys.readouterr().err
     assert lock_of(paid)["card-1"].selected == 0
     assert len(fake_api.requests) == 1
+
+
+def test_fewer_candidates_than_asked_is_a_warning_and_keeps_them(
+    paid: Path, fake_api: FakeImagesAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import base64
+    import io
+
+    spec = paid / "assetgen.toml"
+    spec.write_text(spec.read_text().replace("n = [1, 2, 3]", "n = [1]") + "candidates = 2\n")
+    png = io.BytesIO()
+    Image.new("RGB", (1024, 1024), (20, 120, 120)).save(png, format="PNG")
+    usage = {
+        "input_tokens": 10,
+        "output_tokens": 272,
+        "total_tokens": 282,
+        "input_tokens_details": {"text_tokens": 10, "image_tokens": 0},
+    }
+    body = {"created": 1, "data": [{"b64_json": base64.b64encode(png.getvalue()).decode()}]}
+    fake_api.script(Reply(body={**body, "usage": usage}))
+    capsys.readouterr()
+    assert run(paid, "build", "--yes") == 0
+    assert "warning: card-1: asked for 2 images, got 1" in capsys.readouterr().err
+    assert len(lock_of(paid)["card-1"].candidates) == 1
