@@ -403,3 +403,34 @@ def test_fewer_candidates_than_asked_is_a_warning_and_keeps_them(
     assert run(paid, "build", "--yes") == 0
     assert "warning: card-1: asked for 2 images, got 1" in capsys.readouterr().err
     assert len(lock_of(paid)["card-1"].candidates) == 1
+
+
+@pytest.mark.parametrize(("answer", "code", "requests"), [("n", 2, 0), ("y", 0, 3)])
+def test_costly_plan_asks_on_a_terminal(
+    paid: Path,
+    fake_api: FakeImagesAPI,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    code: int,
+    requests: int,
+) -> None:
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    asked: list[str] = []
+    monkeypatch.setattr("sys.stdin", Terminal())
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or answer)
+    spec = paid / "assetgen.toml"
+    spec.write_text(spec.read_text().replace("[build]\n", "[build]\nconfirm_above = 0.001\n"))
+    assert run(paid, "-q", "build") == code
+    assert asked == [
+        "3 generations will cost an estimated $0.0030 (over [build] confirm_above = $0.0010). "
+        "Go ahead? [y/N] "
+    ]
+    assert len(fake_api.requests) == requests
+    if code:
+        assert "stopped: nothing was generated" in capsys.readouterr().err
