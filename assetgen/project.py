@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import UsageError
-from .fsutil import leftover_temps, remove_files
+from .fsutil import is_within, leftover_temps, remove_files
 from .graph import Asset, expand
 from .hashing import HashCache
 from .lockfile import Lockfile, LockStore
@@ -131,7 +131,11 @@ class Project:
             folders.append(self.spec.project_path(build.manifest).parent)
         if build.templates:
             folders.append(self.root / build.templates)
-        return trees, folders
+        return self._inside(trees), self._inside(folders)
+
+    def _inside(self, folders: list[Path]) -> list[Path]:
+        """The folders that resolve inside the project (a symlink out is never searched)."""
+        return [folder for folder in folders if is_within(folder, self.root)]
 
     def leftovers(self) -> list[Path]:
         """Temp files that killed assetgen processes left in the folders assetgen writes."""

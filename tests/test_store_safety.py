@@ -394,6 +394,20 @@ def test_binary_junk_in_a_key_record_is_ignored(
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_a_damaged_hash_cache_is_ignored_entry_by_entry(
+    built: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = built / ".assetgen/hashes.json"
+    data = json.loads(cache.read_text())
+    assert len(data["files"]) >= 4
+    junk: list[object] = [7, [1, 2], "x", [1, 2, 3, None], [True, 2, 3, "0" * 64], None]
+    data["files"] = {path: junk[i % len(junk)] for i, path in enumerate(data["files"])}
+    cache.write_text(json.dumps(data))
+    assert run(built, "-q", "build") == 0
+    assert run(built, "check") == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
 # -- temp files of killed processes (item 11) ------------------------------------------------
 
 KILLED_WRITE = """\
