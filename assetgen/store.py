@@ -22,7 +22,7 @@ import math
 import os
 import re
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from .fsutil import atomic_copy, atomic_write_bytes, atomic_write_text, is_within
@@ -169,8 +169,10 @@ class Store:
         suffix = Path(original.path).suffix
         if not SHA256.fullmatch(original.sha256) or suffix not in OBJECT_SUFFIXES:
             return False
-        expected = f"{self.store_dir}/{object_name(original.sha256, suffix)}"
-        return original.path == expected and is_within(self.root / expected, self.folder)
+        expected = PurePosixPath(self.store_dir, object_name(original.sha256, suffix))
+        if PurePosixPath(original.path) != expected:  # equal up to "./" and doubled slashes
+            return False
+        return is_within(self.root / expected, self.folder)
 
     def put(self, data: bytes, fmt: str) -> LockOriginal:
         """Store an original (durably) and copy it into the cache."""
@@ -267,7 +269,7 @@ class Store:
         if not original.path.endswith(tail) and original.path != tail[1:]:
             return original  # not a store path at all: canonical() refuses it
         return LockOriginal(
-            f"{self.store_dir}{tail}", original.sha256, original.width, original.height
+            f"{self.store_dir.rstrip('/')}{tail}", original.sha256, original.width, original.height
         )
 
     def recall(self, key: str) -> KeyRecord | None:
