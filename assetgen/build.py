@@ -222,10 +222,7 @@ class Builder:
         assert step.known is not None
         for candidate in step.known.candidates:
             if not self.project.store.restore(candidate):
-                raise AssetgenError(
-                    f"original {candidate.path} is missing from the store and the cache",
-                    asset=step.name,
-                )
+                raise AssetgenError(self.project.store.loss(candidate), asset=step.name)
         entry = self.entry_for(step, step.known, selected=step.selected)
         if step.action == "reuse":
             self.commit(step.name, entry)

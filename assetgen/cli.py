@@ -358,21 +358,31 @@ def cmd_pick(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     from .gc import find_garbage
+    from .project import LOCK_WAIT_SECONDS
 
     project = open_from_args(args)
-    garbage = find_garbage(project)
-    size = f"{garbage.bytes / 1e6:.1f} MB"
-    if not garbage.paths:
-        print("nothing to remove: every stored object is referenced by the lock")
-        return 0
-    for path in garbage.paths:
-        print(path.relative_to(project.root).as_posix())
-    if args.yes:
-        garbage.delete()
-        print(f"removed {len(garbage.paths)} files, {size} freed")
-    else:
-        print(f"would remove {len(garbage.paths)} files, {size} (dry run: --yes deletes)")
+    with project.exclusive(wait=LOCK_WAIT_SECONDS, purpose="gc", clean=False):
+        garbage = find_garbage(project)
+        if args.verbose:
+            for path in garbage.foreign:
+                print(f"{relative(path, project.root)}: not assetgen's, left alone")
+        if not garbage.paths:
+            print("nothing to remove: every stored object is referenced by the lock")
+            return 0
+        for path in garbage.paths:
+            note = "  (temp file of a killed assetgen)" if path in garbage.temps else ""
+            print(f"{relative(path, project.root)}{note}")
+        size = f"{garbage.bytes / 1e6:.1f} MB"
+        if args.yes:
+            removed = garbage.delete()
+            print(f"removed {len(removed)} files, {size} freed")
+        else:
+            print(f"would remove {len(garbage.paths)} files, {size} (dry run: --yes deletes)")
     return 0
+
+
+def relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 # -- show -----------------------------------------------------------------------

@@ -3,14 +3,85 @@
 Every file assetgen writes goes through here: the bytes land in a temporary
 file beside the target (same filesystem, so the rename is atomic), are flushed
 to disk, and then replace the target in one ``os.replace``.
+
+Temporary files are named ``.<name>.assetgen-<pid>-<8 hex>.tmp``, so that the
+ones a killed process leaves behind can be recognised and removed (see
+:func:`leftover_temps`) without ever touching a file assetgen did not write.
+They are created with ``os.open(..., 0o666)``, so the kernel applies the
+umask: a written file gets the mode a plain ``open()`` would give it (0644
+under umask 022), and a file that is replaced keeps its mode.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import re
+import secrets
+import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+TEMP_PATTERN = re.compile(r"\..+\.assetgen-(?P<pid>[0-9]{1,10})-[0-9a-f]{8}\.tmp")
+"""The name of every temporary file assetgen writes (and the only names it cleans up)."""
+NAME_ROOM = 200
+"""Characters of the target's name kept in a temp name (names are at most 255 bytes)."""
+COPY_CHUNK = 1 << 20
+FICLONE = 0x40049409
+"""Linux ``ioctl`` that makes a copy-on-write clone (btrfs, XFS, bcachefs)."""
+
+
+def temp_name(path: Path) -> Path:
+    """A fresh temporary name beside ``path``, recognisable as assetgen's."""
+    stem = path.name[:NAME_ROOM]
+    return path.with_name(f".{stem}.assetgen-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """Create and open a new temp file beside ``path`` (mode 0o666 less the umask)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        temp = temp_name(path)
+        try:
+            return os.open(temp, flags, 0o666), temp
+        except FileExistsError:  # pragma: no cover - 2**32 names per process
+            continue
+
+
+def _keep_mode(fd: int, path: Path) -> None:
+    """Give the temp file the mode of the file it replaces, as rewriting it in place would."""
+    try:
+        old = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if stat.S_ISREG(old.st_mode):
+        os.fchmod(fd, stat.S_IMODE(old.st_mode) & 0o777)
+
+
+@contextlib.contextmanager
+def _replacing(path: Path, *, durable: bool) -> Iterator[int]:
+    """Yield an fd of a new temp file that replaces ``path`` when the block ends well."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = _create_temp(path)
+    try:
+        try:
+            _keep_mode(fd, path)
+            yield fd
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -19,23 +90,34 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     ``durable`` fsyncs the file before the rename, so that after a power loss
     the target holds either the old or the new content, never an empty file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
+    with _replacing(path, durable=durable) as fd:
+        _write_all(fd, data)
 
 
 def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+
+
+def atomic_copy(source: Path, path: Path, *, durable: bool = True) -> None:
+    """Copy ``source`` to ``path`` atomically as an independent file (never a hard link).
+
+    A copy-on-write clone is tried first where the filesystem offers one; it
+    shares no bytes that an in-place edit of either file could change.
+    """
+    with source.open("rb") as src, _replacing(path, durable=durable) as fd:
+        if not _reflink(src.fileno(), fd):
+            while chunk := src.read(COPY_CHUNK):
+                _write_all(fd, chunk)
+
+
+def _reflink(source_fd: int, fd: int) -> bool:
+    try:
+        import fcntl
+
+        fcntl.ioctl(fd, FICLONE, source_fd)
+    except (ImportError, OSError):
+        return False
+    return True
 
 
 def is_within(path: Path, folder: Path) -> bool:
@@ -45,3 +127,65 @@ def is_within(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- leftovers of killed processes ------------------------------------------------------
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (ours counts: it may be writing right now)."""
+    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) would end it on Windows
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # another user's process, or a pid we cannot ask about
+    return True
+
+
+def _temp_entries(folder: Path, *, recursive: bool) -> Iterator[os.DirEntry[str]]:
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if recursive and entry.name != ".git":
+                yield from _temp_entries(Path(entry.path), recursive=True)
+        elif entry.is_file(follow_symlinks=False) and TEMP_PATTERN.fullmatch(entry.name):
+            yield entry
+
+
+def leftover_temps(trees: Iterable[Path], folders: Iterable[Path] = ()) -> list[Path]:
+    """assetgen temp files left by processes that are gone, sorted.
+
+    ``trees`` are searched recursively (without following symlinks), ``folders``
+    only at their top level. Only regular files whose name matches
+    :data:`TEMP_PATTERN` and whose writer process no longer runs are listed.
+    """
+    found: set[Path] = set()
+    searched = [(Path(t), True) for t in trees] + [(Path(f), False) for f in folders]
+    for folder, recursive in searched:
+        for entry in _temp_entries(folder, recursive=recursive):
+            match = TEMP_PATTERN.fullmatch(entry.name)
+            if match is not None and not _running(int(match["pid"])):
+                found.add(Path(entry.path))
+    return sorted(found)
+
+
+def remove_files(paths: Iterable[Path]) -> list[Path]:
+    """Unlink each path that is still a regular file (never a symlink); return those removed."""
+    removed = []
+    for path in paths:
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        removed.append(path)
+    return removed

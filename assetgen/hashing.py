@@ -38,6 +38,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _well_formed(entry: object) -> bool:
+    """Whether a cache entry is ``[size, mtime_ns, inode, sha256]`` (others are dropped)."""
+    if not isinstance(entry, list) or len(entry) != 4:
+        return False
+    *numbers, digest = entry
+    return all(type(n) is int for n in numbers) and isinstance(digest, str) and len(digest) == 64
+
+
 def _signature(stat: os.stat_result) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
@@ -62,7 +70,7 @@ class HashCache:
         if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
             entries = data.get("files")
             if isinstance(entries, dict):
-                self.entries = entries
+                self.entries = {k: v for k, v in entries.items() if _well_formed(v)}
 
     def sha256(self, path: Path) -> str:
         """Hex sha256 of the file at ``path`` (raises FileNotFoundError)."""

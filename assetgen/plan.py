@@ -292,11 +292,10 @@ class Planner:
         if not same_key:
             reason = f"{why_generate(asset, entry, self.provider)}; original known for this key"
             return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)
-        if not self.store.present(original):
-            return AssetStep(
-                asset, key, "reuse", "original restored from the local cache", entry, known,
-                selected, variants,
-            )  # fmt: skip
+        state = self.store.state(original)
+        if state != "present":
+            reason = f"original {state} in the store, restored from the local cache"
+            return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)
         stale = self.render_reason(variants, recorded)
         if self.options.rerender and not stale:
             variants = tuple(replace(v, kept=None) for v in variants)

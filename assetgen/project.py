@@ -7,13 +7,16 @@ compares it with the lock and store.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .errors import UsageError
+from .fsutil import is_within, leftover_temps, remove_files
 from .graph import Asset, expand
 from .hashing import HashCache
 from .lockfile import Lockfile, LockStore
@@ -32,7 +35,7 @@ class Project:
     locks: LockStore
     draft: bool = False
     frozen: bool = False
-    """Read-only: a leftover journal is read but not folded into the lock file."""
+    """Read-only even under the project lock: a leftover journal is never folded."""
     _holding: bool = field(default=False, init=False, repr=False)
 
     def describe(self, name: str) -> dict[str, Any]:
@@ -64,46 +67,84 @@ class Project:
         }
 
     @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold the project's build lock: two builds at once would race on the lock file."""
-        with self._build_lock() as owned:
-            if not owned:
+    def exclusive(
+        self, *, wait: float = 0.0, purpose: str = "build", clean: bool = True
+    ) -> Iterator[None]:
+        """Hold the project lock: two builds (or a build and a gc) at once would race.
+
+        A busy lock is refused at once, or after ``wait`` seconds; a build waits
+        up to :data:`LOCK_WAIT_SECONDS` for a ``gc``, which never runs long.
+        On taking the lock, ``clean`` removes the temp files that killed
+        processes left in the folders assetgen writes.
+        """
+        if self._holding:  # re-entrant: flock would refuse a second descriptor of ours
+            yield
+            return
+        with self._build_lock(wait, purpose) as holder:
+            if holder is not None:
+                patience = _patience(wait, holder)
+                waited = f" (waited {patience:g} s)" if patience else ""
                 raise UsageError(
-                    "another assetgen build is running in this project",
+                    f"another assetgen {holder} is running in this project{waited}",
                     file=self.spec.display_path,
-                    hint="wait for it to finish (or stop `assetgen watch`)",
+                    hint=f"wait for it to finish (or stop `assetgen watch`), then run {purpose}",
                 )
+            if clean:
+                self.remove_leftovers()
             yield
 
     @contextmanager
-    def _build_lock(self) -> Iterator[bool]:
-        """Try the advisory ``flock`` on ``.assetgen/build.lock``; yield whether it is ours.
+    def _build_lock(self, wait: float, purpose: str) -> Iterator[str | None]:
+        """Take the advisory ``flock`` on ``.assetgen/build.lock``, waiting up to ``wait`` s.
 
-        The OS releases it even if the process dies. Where ``fcntl`` is
-        missing (not POSIX), every caller owns it.
+        Yields None once it is ours, else what holds it ("build", "gc"). The OS
+        releases it even if the process dies. Where ``fcntl`` is missing (not
+        POSIX), every caller owns it.
         """
-        if self._holding:  # re-entrant: flock would refuse a second descriptor of ours
-            yield True
-            return
         path = self.spec.state_dir / "build.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a+") as handle:
             try:
                 import fcntl
             except ImportError:  # pragma: no cover - not POSIX
-                yield True
+                yield None
                 return
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
+            holder = _wait_for_flock(handle, path, wait)
+            if holder is not None:
+                yield holder
                 return
+            _note_holder(handle, purpose)
             self._holding = True
             try:
-                yield True
+                yield None
             finally:
                 self._holding = False
+                handle.truncate(0)
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def owned_folders(self) -> tuple[list[Path], list[Path]]:
+        """Where assetgen writes: (trees searched recursively, folders searched at the top)."""
+        build = self.spec.build
+        trees = [self.root / build.out_dir, self.store.folder, self.spec.state_dir]
+        folders = [self.root, self.spec.project_path(build.lockfile).parent]
+        if build.manifest:
+            folders.append(self.spec.project_path(build.manifest).parent)
+        if build.templates:
+            folders.append(self.root / build.templates)
+        return self._inside(trees), self._inside(folders)
+
+    def _inside(self, folders: list[Path]) -> list[Path]:
+        """The folders that resolve inside the project (a symlink out is never searched)."""
+        return [folder for folder in folders if is_within(folder, self.root)]
+
+    def leftovers(self) -> list[Path]:
+        """Temp files that killed assetgen processes left in the folders assetgen writes."""
+        trees, folders = self.owned_folders()
+        return leftover_temps(trees, folders)
+
+    def remove_leftovers(self) -> list[Path]:
+        """Delete :meth:`leftovers` (call it holding the project lock); returns them."""
+        return remove_files(self.leftovers())
 
     @property
     def report_path(self) -> Path:
@@ -121,14 +162,13 @@ class Project:
     def lock(self) -> Lockfile:
         """The lock, with the journal of an interrupted build applied.
 
-        The journal is folded into the lock file only when no build is running
-        (its journal is live) and the project is not frozen; otherwise it is
-        only read.
+        Only the holder of the project lock (a build, see :meth:`exclusive`)
+        folds a leftover journal into the lock file, and not when frozen;
+        every other caller (plan, show, check, gallery) only reads it.
         """
-        if self.frozen:
-            return self.locks.load()
-        with self._build_lock() as owned:
-            return self.locks.recover() if owned else self.locks.load()
+        if self._holding and not self.frozen:
+            return self.locks.recover()
+        return self.locks.load()
 
     def plan(
         self,
@@ -154,6 +194,51 @@ class Project:
 
 
 DRAFT_DIR = f"{DEFAULT_STATE_DIR}/draft"
+LOCK_WAIT_SECONDS = 30.0
+"""How long ``gc`` waits for a running build (and a build for a ``gc``)."""
+LOCK_POLL_SECONDS = 0.05
+UNKNOWN_HOLDER_SECONDS = 1.0
+"""How long to wait for a new holder of the lock to say what it is."""
+
+
+def _wait_for_flock(handle: IO[str], path: Path, wait: float) -> str | None:
+    """Poll for the flock until ``wait`` s have passed; None once it is ours, else its holder."""
+    import fcntl
+
+    started = time.monotonic()
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None
+        except BlockingIOError:
+            holder = _holder(path)
+        if time.monotonic() - started >= _patience(wait, holder):
+            return holder or "build"
+        time.sleep(LOCK_POLL_SECONDS)
+
+
+def _patience(wait: float, holder: str) -> float:
+    """Seconds to wait for ``holder``: a gc is always waited for (it is short)."""
+    if holder == "gc":
+        return max(wait, LOCK_WAIT_SECONDS)
+    return wait if holder == "build" else max(wait, UNKNOWN_HOLDER_SECONDS)
+
+
+def _holder(path: Path) -> str:
+    """What the lock file says holds it: "build", "gc", or "" (not written yet)."""
+    try:
+        words = path.read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        words = []
+    return words[0] if words and words[0] in ("build", "gc") else ""
+
+
+def _note_holder(handle: IO[str], purpose: str) -> None:
+    """Say in the lock file what holds it, for the message of whoever waits."""
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{purpose} {os.getpid()}\n")
+    handle.flush()
 
 
 def draft_spec(spec: Spec) -> Spec:

@@ -4,25 +4,40 @@
   as ``<store_dir>/<sha[:2]>/<sha>.<ext>``: a file's name is its content
   hash, so it can be written once and never changes.
 * The **key cache** (``.assetgen/cache/``, git-ignored) remembers every
-  generation key ever paid for, with a second link to each original, so that
-  reverting a prompt, or a ``gc`` of the store, never costs an API call for a
+  generation key ever paid for, with an independent copy of each original
+  (``objects/<sha[:2]>/<sha>.<ext>``, never a hard link: a tool that edits a
+  store file in place must not wreck the backup), so that reverting a prompt,
+  an edited store file, or a ``gc`` of the store never costs an API call for a
   result already bought.
+
+Key records are local files, but still untrusted: a record that is malformed
+in any field, or that names a file other than the canonical store path of its
+own content hash, is treated as absent.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import shutil
+import re
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
 
-from .fsutil import atomic_write_bytes, atomic_write_text
-from .hashing import HashCache, sha256_bytes
+from .fsutil import atomic_copy, atomic_write_bytes, atomic_write_text, is_within
+from .hashing import HashCache, sha256_bytes, sha256_file
 from .lockfile import LockOriginal
 
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+OBJECT_SUFFIXES = frozenset(f".{ext}" for ext in EXTENSIONS.values())
+"""The file suffixes of store and cache objects (what ``gc`` recognises)."""
+SHA256 = re.compile(r"[0-9a-f]{64}")
+KEY = re.compile(r"sha256:[0-9a-f]{64}")
+MAX_SIDE = 100_000
+"""Largest width or height a record may claim (anything bigger is a corrupt record)."""
+
+OriginalState = Literal["present", "missing", "altered"]
 
 
 @dataclass(frozen=True)
@@ -43,16 +58,69 @@ class KeyRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> KeyRecord:
+    def from_json(cls, data: object) -> KeyRecord:
+        """Parse a record, checking every field; raises ValueError when malformed."""
+        if not isinstance(data, dict):
+            raise ValueError("a key record is a JSON object")
+        candidates = data.get("candidates")
+        if not isinstance(candidates, list) or not candidates:
+            raise ValueError("candidates: a non-empty list")
         return cls(
-            key=data["key"],
-            provider=data["provider"],
-            model=data["model"],
-            candidates=tuple(LockOriginal(**c) for c in data["candidates"]),
-            usage=data.get("usage"),
-            cost_usd=float(data.get("cost_usd", 0.0)),
-            generated_at=data.get("generated_at", ""),
+            key=_text(data, "key", KEY),
+            provider=_text(data, "provider"),
+            model=_text(data, "model"),
+            candidates=tuple(_original(item) for item in candidates),
+            usage=_usage(data.get("usage")),
+            cost_usd=_cost(data.get("cost_usd", 0.0)),
+            generated_at=_text(data, "generated_at", default=""),
         )
+
+
+def _text(
+    data: dict[str, Any],
+    name: str,
+    pattern: re.Pattern[str] | None = None,
+    default: str | None = None,
+) -> str:
+    value = data.get(name, default)
+    if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
+        raise ValueError(f"{name}: not a valid string")
+    return value
+
+
+def _count(value: object, name: str, *, low: int = 0, high: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name}: not an integer of at least {low}")
+    if high is not None and value > high:
+        raise ValueError(f"{name}: over {high}")
+    return value
+
+
+def _original(item: object) -> LockOriginal:
+    if not isinstance(item, dict) or set(item) != {"path", "sha256", "width", "height"}:
+        raise ValueError("candidate: expected path, sha256, width and height")
+    return LockOriginal(
+        path=_text(item, "path"),
+        sha256=_text(item, "sha256", SHA256),
+        width=_count(item["width"], "width", low=1, high=MAX_SIDE),
+        height=_count(item["height"], "height", low=1, high=MAX_SIDE),
+    )
+
+
+def _usage(value: object) -> dict[str, int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError("usage: a table of token counts")
+    return {k: _count(v, f"usage.{k}") for k, v in value.items()}
+
+
+def _cost(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("cost_usd: not a number")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("cost_usd: not a finite amount of at least 0")
+    return float(value)
 
 
 def image_size(data: bytes) -> tuple[int, int]:
@@ -64,6 +132,11 @@ def image_size(data: bytes) -> tuple[int, int]:
         return image.size
 
 
+def object_name(sha256: str, suffix: str) -> str:
+    """``<sha[:2]>/<sha><suffix>``: where an object lives inside the store or the cache."""
+    return f"{sha256[:2]}/{sha256}{suffix}"
+
+
 class Store:
     """Originals on disk, addressed by content; keys remembered locally."""
 
@@ -73,74 +146,137 @@ class Store:
         self.cache_dir = state_dir / "cache"
         self.hashes = hashes
 
+    @property
+    def folder(self) -> Path:
+        """The store folder on disk."""
+        return self.root / self.store_dir
+
+    @property
+    def objects_dir(self) -> Path:
+        """The cache's independent copies of originals."""
+        return self.cache_dir / "objects"
+
+    @property
+    def keys_dir(self) -> Path:
+        """The cache's key records."""
+        return self.cache_dir / "keys"
+
     def relative_path(self, sha256: str, fmt: str) -> str:
         return f"{self.store_dir}/{sha256[:2]}/{sha256}.{EXTENSIONS.get(fmt, fmt)}"
 
+    def canonical(self, original: LockOriginal) -> bool:
+        """Whether ``original.path`` is exactly its store path, inside the store folder."""
+        suffix = Path(original.path).suffix
+        if not SHA256.fullmatch(original.sha256) or suffix not in OBJECT_SUFFIXES:
+            return False
+        expected = PurePosixPath(self.store_dir, object_name(original.sha256, suffix))
+        if PurePosixPath(original.path) != expected:  # equal up to "./" and doubled slashes
+            return False
+        return is_within(self.root / expected, self.folder)
+
     def put(self, data: bytes, fmt: str) -> LockOriginal:
-        """Store an original (durably) and link it into the cache."""
+        """Store an original (durably) and copy it into the cache."""
         digest = sha256_bytes(data)
         rel = self.relative_path(digest, fmt)
         path = self.root / rel
         if self.hashes.sha256_or_none(path) != digest:
             atomic_write_bytes(path, data)
             self.hashes.record(path, digest)
-        self._link_into_cache(path, digest, Path(rel).suffix)
+        self._copy_into_cache(path, data, digest)
         width, height = image_size(data)
         return LockOriginal(path=rel, sha256=digest, width=width, height=height)
 
     def _cache_object(self, digest: str, suffix: str) -> Path:
-        return self.cache_dir / "objects" / digest[:2] / f"{digest}{suffix}"
+        return self.objects_dir / object_name(digest, suffix)
 
-    def _link_into_cache(self, path: Path, digest: str, suffix: str) -> None:
-        target = self._cache_object(digest, suffix)
-        if target.exists():
+    def _copy_into_cache(self, path: Path, data: bytes, digest: str) -> None:
+        target = self._cache_object(digest, path.suffix)
+        if self.hashes.sha256_or_none(target) == digest and not _same_file(target, path):
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(target.name + ".tmp")
-        try:
-            os.link(path, temp)
-        except OSError:
-            shutil.copyfile(path, temp)
-        os.replace(temp, target)
+        # A hard link left by an older assetgen is replaced by a copy here.
+        atomic_write_bytes(target, data)
+        self.hashes.record(target, digest)
+
+    def state(self, original: LockOriginal) -> OriginalState:
+        """``present`` (right bytes), ``missing``, or ``altered`` (bytes no longer match)."""
+        path = self.root / original.path
+        if self.hashes.sha256_or_none(path) == original.sha256:
+            return "present"
+        return "altered" if path.exists() else "missing"
 
     def present(self, original: LockOriginal) -> bool:
         """Whether the store holds this original with the right content."""
-        return self.hashes.sha256_or_none(self.root / original.path) == original.sha256
+        return self.state(original) == "present"
 
     def restore(self, original: LockOriginal) -> bool:
-        """Put a missing store object back from the cache; False if the cache lacks it."""
+        """Put a missing or altered store object back from the cache; False if it cannot."""
         if self.present(original):
             return True
-        cached = self._cache_object(original.sha256, Path(original.path).suffix)
-        if self.hashes.sha256_or_none(cached) != original.sha256:
+        if not self.canonical(original) or not self.in_cache(original):
             return False
         path = self.root / original.path
-        atomic_write_bytes(path, cached.read_bytes())
-        self.hashes.record(path, original.sha256)
-        return True
+        atomic_copy(self._cache_object(original.sha256, path.suffix), path)
+        digest = sha256_file(path)  # the cache copy may have changed since it was checked
+        self.hashes.record(path, digest)
+        return digest == original.sha256
+
+    def loss(self, original: LockOriginal) -> str:
+        """Why :meth:`restore` could not put ``original`` back (for the error message)."""
+        if not self.canonical(original):
+            return f"original {original.path} is not a store path of its content hash"
+        if self.state(original) == "altered":
+            return (
+                f"original {original.path} was altered (its bytes no longer match its name) "
+                "and the cache has no intact copy"
+            )
+        return f"original {original.path} is missing from the store and the cache"
 
     def in_cache(self, original: LockOriginal) -> bool:
+        """Whether the cache holds an intact copy of this original."""
         cached = self._cache_object(original.sha256, Path(original.path).suffix)
-        return cached.exists()
+        return self.hashes.sha256_or_none(cached) == original.sha256
 
-    def _record_path(self, key: str) -> Path:
+    def record_path(self, key: str) -> Path:
+        """Where the key cache files the record of ``key``."""
         digest = key.split(":", 1)[-1]
-        return self.cache_dir / "keys" / digest[:2] / f"{digest}.json"
+        return self.keys_dir / digest[:2] / f"{digest}.json"
 
     def remember(self, record: KeyRecord) -> None:
         """Remember a paid key durably (before anything else can fail)."""
-        atomic_write_text(self._record_path(record.key), json.dumps(record.to_json(), indent=1))
+        atomic_write_text(self.record_path(record.key), json.dumps(record.to_json(), indent=1))
 
     def recall_file(self, path: Path) -> KeyRecord | None:
-        """The key record stored at ``path``; None if unreadable."""
+        """The key record stored at ``path``; None if unreadable, malformed or misplaced."""
         try:
-            return KeyRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
+            record = KeyRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, RecursionError):
             return None
+        if self.record_path(record.key) != path:
+            return None  # a record filed under another key's name
+        candidates = tuple(self._rebased(c) for c in record.candidates)
+        if not all(self.canonical(c) for c in candidates):
+            return None
+        return KeyRecord(**{**asdict(record), "candidates": candidates})
+
+    def _rebased(self, original: LockOriginal) -> LockOriginal:
+        """The candidate at its path in the current store folder (``store_dir`` may have moved).
+
+        Only the record's content hash and suffix are used: the path on disk is
+        always derived from them, never taken from the record.
+        """
+        suffix = Path(original.path).suffix
+        tail = "/" + object_name(original.sha256, suffix)
+        if not original.path.endswith(tail) and original.path != tail[1:]:
+            return original  # not a store path at all: canonical() refuses it
+        return LockOriginal(
+            f"{self.store_dir.rstrip('/')}{tail}", original.sha256, original.width, original.height
+        )
 
     def recall(self, key: str) -> KeyRecord | None:
         """The cached record of ``key`` whose originals can be had, or None."""
-        record = self.recall_file(self._record_path(key))
+        if not KEY.fullmatch(key):
+            return None
+        record = self.recall_file(self.record_path(key))
         if record is None:
             return None
         if all(self.present(c) or self.in_cache(c) for c in record.candidates):
@@ -148,4 +284,11 @@ class Store:
         return None
 
     def recorded_keys(self) -> list[Path]:
-        return sorted((self.cache_dir / "keys").glob("*/*.json"))
+        return sorted(self.keys_dir.glob("*/*.json"))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

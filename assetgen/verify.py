@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from .plan import AssetStep, Plan
 
 KNOWN_SUFFIX = "; original known for this key"
+RESTORED = "restored from the local cache"
 
 
 @dataclass
@@ -44,11 +45,10 @@ def generation_drift(step: AssetStep) -> str:
     reason = step.reason.removesuffix(KNOWN_SUFFIX)
     if reason == "new asset":
         return f"{step.name}: not in the lock (new asset)"
-    if reason in (
-        "original missing from store and cache",
-        "original restored from the local cache",
-    ):
+    if reason == "original missing from store and cache" or reason.endswith(RESTORED):
         path = step.entry.original.path if step.entry is not None else "?"
+        if reason.startswith("original altered"):
+            return f"{step.name}: original altered: {path} (`assetgen build` restores it)"
         return f"{step.name}: original missing: {path} (commit the store folder)"
     if reason == "prompt changed" and step.entry is not None:
         old, new = around_difference(step.entry.prompt, step.asset.prompt)

@@ -121,6 +121,10 @@ def test_a_running_builds_journal_is_read_not_folded(tmp_path: Path) -> None:
         assert (tmp_path / ".assetgen/journal.jsonl").exists()
         assert not (tmp_path / "assetgen.lock").exists()
     assert sorted(open_project(tmp_path / "assetgen.toml").lock().assets) == ["a"]
-    assert (tmp_path / "assetgen.lock").exists()  # no build running: folded
+    assert not (tmp_path / "assetgen.lock").exists()  # reading never folds (issue 9 item 12)
+    later = open_project(tmp_path / "assetgen.toml")
+    with later.exclusive():  # the next build folds it
+        assert sorted(later.lock().assets) == ["a"]
+    assert (tmp_path / "assetgen.lock").exists()
     assert not (tmp_path / ".assetgen/journal.jsonl").exists()
     project.locks.close()
