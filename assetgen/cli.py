@@ -97,6 +97,10 @@ def parser() -> argparse.ArgumentParser:
     gallery.add_argument(
         "--draft", action="store_true", help="show the draft (watch --draft) build"
     )
+    gallery.add_argument(
+        "--self-contained", action="store_true",
+        help="embed thumbnails: one file that works when moved or attached to a pull request",
+    )  # fmt: skip
 
     watch = commands.add_parser(
         "watch", help="rebuild on every save of the spec, templates or inputs"
@@ -541,7 +545,8 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     from .project import open_project
 
     project = open_project(spec_path(args), draft=args.draft)
-    page = write_gallery(project, Path(args.output) if args.output else None)
+    output = Path(args.output) if args.output else None
+    page = write_gallery(project, output, self_contained=args.self_contained)
     print(page)
     return 0
 
