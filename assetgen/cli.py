@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .plan import Plan
     from .project import Project
     from .providers.base import Provider
+    from .report import BuildReport
 
 EXIT_INTERRUPTED = 130
 
@@ -287,14 +288,26 @@ def run_build(
         progress.close()
 
 
-def finish_build(report: Any, *, as_json: bool) -> int:
+def finish_build(report: BuildReport, *, as_json: bool) -> int:
+    """The summary, after what to check if the service could not be reached at all.
+
+    Each failure was printed as it happened (grouped by cause); the end names
+    the failed assets once, so nothing is said twice.
+    """
+    from .wording import unreachable_advice, unreachable_host
+
+    hosts = dict.fromkeys(h for cause in report.causes() if (h := unreachable_host(cause)))
+    for host in hosts:
+        print(f"error: {unreachable_advice(host)}", file=sys.stderr, flush=True)
     if as_json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps(report.to_json(), indent=2), flush=True)
     else:
         cost = f", {money(report.cost_usd)} spent" if report.cost_usd else ""
-        print(f"{report.summary()}{cost} in {report.seconds:.1f}s")
-    for outcome in report.failed:
-        print(f"{outcome.status}: {outcome.error}", file=sys.stderr)
+        print(f"{report.summary()}{cost} in {report.seconds:.1f}s", flush=True)
+    for status in ("failed", "skipped"):
+        names = sorted(o.name for o in report.failed if o.status == status)
+        if names:
+            print(f"{status}: {', '.join(names)}", file=sys.stderr)
     return 1 if report.failed else 0
 
 

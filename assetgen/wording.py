@@ -55,7 +55,7 @@ def yes_no(flag: bool) -> str:
 
 _UNREACHABLE = (
     re.compile(r"connection to (?P<url>\S+) failed"),
-    re.compile(r"could not connect to (?P<url>\S+)"),
+    re.compile(r"no answer from (?P<url>\S+) in time \(ConnectTimeout"),
 )
 
 

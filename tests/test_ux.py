@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 from pathlib import Path
 
 import pytest
 
+from assetgen import console
 from assetgen.cli import main
+from tests.conftest import FAKE_API_KEY
+from tests.fakeapi import FakeImagesAPI, Reply
 
-from .projects import make_project
+from .projects import make_mask, make_project
 
 TWO_ICONS = """
 [[asset]]
@@ -155,8 +160,6 @@ def test_show_speaks_toml_and_labels_the_lock_when_out_of_date(
 def test_show_of_an_asset_made_from_another_has_no_none_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from .projects import make_mask
-
     make_mask(tmp_path / "mask.png", (256, 256), (0, 0, 128, 128))
     make_project(
         tmp_path,
@@ -190,3 +193,85 @@ def test_init_says_what_it_created_appended_and_kept(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "overwrote assetgen.toml"
     assert "kept .gitignore (already ignores .assetgen/)" in lines
+
+
+# -- 6 and 7: an unreachable host, a hung server ------------------------------------------
+
+OPENAI = """\
+[build]
+out_dir = "public/img"
+
+[provider]
+name = "openai"
+model = "gpt-image-1"
+base_url = "{base_url}"
+max_retries = {retries}
+{extra}
+
+[defaults]
+size = "1024x1024"
+quality = "low"
+
+[[asset]]
+name = "card-{{{{ n }}}}"
+prompt = "a card {{{{ n }}}}"
+matrix = {{ n = [{numbers}] }}
+"""
+
+
+def openai_project(root: Path, base_url: str, *, count: int, retries: int, extra: str = "") -> None:
+    numbers = ", ".join(str(n) for n in range(1, count + 1))
+    base = OPENAI.format(base_url=base_url, retries=retries, extra=extra, numbers=numbers)
+    make_project(root, "", base=base)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again on leaving: nothing listens
+
+
+def test_an_unreachable_host_is_named_once_then_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-unreachable")
+    host = f"http://127.0.0.1:{closed_port()}"
+    openai_project(tmp_path, f"{host}/v1", count=5, retries=1)
+    assert run(tmp_path, "build", "--yes") == 1
+    captured = capsys.readouterr()
+    err = [line for line in captured.err.splitlines() if not line.startswith("warning:")]
+    assert sum("connection to" in line for line in err) == 2  # one retry, one failure in full
+    assert sum("same error as" in line for line in err) == 4
+    advice = [line for line in err if "could not reach" in line]
+    assert advice == [
+        f"error: could not reach {host}: check [provider] base_url (or $OPENAI_BASE_URL), "
+        "the network, and any proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)"
+    ]
+    assert err[-1] == "failed: card-1, card-2, card-3, card-4, card-5"
+    assert "5 failed" in captured.out
+    assert len(err) <= 9
+
+
+def test_a_slow_request_says_so_in_ci_logs_and_a_timeout_names_the_setting(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fake_api: FakeImagesAPI,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.setattr(console, "HEARTBEAT_SECONDS", 0.4)
+    monkeypatch.setattr(console, "REDRAW_SECONDS", 0.05)
+    openai_project(tmp_path, fake_api.base_url, count=1, retries=0, extra="timeout = 5")
+    fake_api.script(Reply.slow(1.5))
+    assert run(tmp_path, "build", "--yes") == 0
+    err = capsys.readouterr().err
+    beats = re.findall(r"^  card-1: waiting for the API, \d+ s$", err, re.MULTILINE)
+    assert 2 <= len(beats) <= 4, err
+
+    openai_project(tmp_path, fake_api.base_url, count=2, retries=0, extra="timeout = 0.3")
+    fake_api.script(Reply.slow(2.0), Reply.slow(2.0))
+    assert run(tmp_path, "-q", "build", "--yes") == 1
+    err = capsys.readouterr().err
+    assert "waited 0.3 s, the [provider] timeout" in err
+    assert "could not reach" not in err  # it answered, just too slowly
