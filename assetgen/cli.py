@@ -496,9 +496,12 @@ def show_names(plan: Plan, patterns: list[str]) -> list[str]:
     return [*dict.fromkeys([*plain, *(n for n in names if n in chosen)])]
 
 
-def aligned(fields: list[tuple[str, str]]) -> list[str]:
-    width = max(len(label) for label, _ in fields) + 2
-    return [f"{label + ':':<{width}}{text}" for label, text in fields]
+def aligned(fields: list[tuple[str, str]], width: int = 11) -> list[str]:
+    """``label:`` padded to ``width`` (one more for an indented sub-block)."""
+    return [
+        f"{label + ':':<{max(width + label.startswith(' '), len(label) + 2)}}{text}"
+        for label, text in fields
+    ]
 
 
 def show_fields(info: dict[str, Any]) -> list[tuple[str, str]]:
@@ -514,7 +517,7 @@ def show_fields(info: dict[str, Any]) -> list[tuple[str, str]]:
     elif lock is None:
         locked = "no (not built yet)"
     else:
-        locked = "no: out of date (the lock … lines below are the previous generation)"
+        locked = "no: out of date (the lock holds the previous generation, below)"
     fields = [
         ("name", info["name"]), ("operation", info["operation"]), ("model", info["model"]),
         ("key", key), ("locked", locked), ("action", info["action"]),
@@ -525,7 +528,9 @@ def show_fields(info: dict[str, Any]) -> list[tuple[str, str]]:
         digest = f" sha256:{item['sha256'][:12]}…" if item["sha256"] else ""
         fields.append(("input", f"{item['role']} {item['path']}{digest}"))
     if lock is not None:
-        fields += lock_fields(info, lock, prefix="" if current else "lock ")
+        if not current:
+            fields.append(("lock", "the previous generation (the next build replaces it)"))
+        fields += lock_fields(info, lock, prefix="" if current else "  ")
     return fields
 
 

@@ -106,7 +106,11 @@ class Progress:
                 handler(event)
 
     def on_plan(self, event: Event) -> None:
+        """A build starts (watch mode: each rebuild); failures group within one build."""
         self.total = int(event.data.get("total", 0))
+        self.finished = 0
+        self.causes.clear()
+        self.retried.clear()
         if self._ticking and self._ticker is None and self.total:
             self._ticker = threading.Thread(target=self._run_ticker, name="assetgen-progress")
             self._ticker.daemon = True

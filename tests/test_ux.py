@@ -151,9 +151,13 @@ def test_show_speaks_toml_and_labels_the_lock_when_out_of_date(
     lines = capsys.readouterr().out.splitlines()
     fields = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in lines}
     assert fields["locked"].startswith("no: out of date")
-    assert "candidates=2" in fields["params"] and "candidates" not in fields["lock params"]
-    assert fields["lock original"].startswith("assets/generated/")
+    assert fields["lock"] == "the previous generation (the next build replaces it)"
+    assert "candidates=2" in fields["params"] and "candidates" not in fields["  params"]
+    assert fields["  original"].startswith("assets/generated/")
     assert "original" not in fields  # the lock's original is not the spec's
+    assert lines.index("lock:      the previous generation (the next build replaces it)") < min(
+        i for i, line in enumerate(lines) if line.startswith("  original: ")
+    )
     assert not any(word in "\n".join(lines) for word in ("None", "True", "False"))
 
 
