@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .plan import Plan
     from .project import Project
     from .providers.base import Provider
+    from .report import BuildReport
 
 EXIT_INTERRUPTED = 130
 
@@ -35,12 +36,7 @@ def parser() -> argparse.ArgumentParser:
         description="Build a site's image assets from assetgen.toml, like a compiler builds code.",
     )
     root.add_argument("--version", action="version", version=f"assetgen {__version__}")
-    root.add_argument("-C", dest="directory", metavar="DIR", help="run as if started in DIR")
-    root.add_argument(
-        "-c", dest="spec", metavar="FILE", help="spec file (default: ./assetgen.toml or a parent's)"
-    )
-    root.add_argument("-q", "--quiet", action="store_true", help="only failures and warnings")
-    root.add_argument("-v", "--verbose", action="store_true", help="a line for every step")
+    add_global_options(root)
     commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     init = commands.add_parser("init", help="create a starter assetgen.toml here")
@@ -79,7 +75,8 @@ def parser() -> argparse.ArgumentParser:
     )
 
     check = commands.add_parser("check", help="like build --locked --frozen: verify, write nothing")
-    check.add_argument("names", nargs="*", metavar="NAME")
+    check.add_argument("names", nargs="*", metavar="NAME", help="only these assets (globs allowed)")
+    check.add_argument("--json", action="store_true", help="every asset and its drift as JSON")
 
     pick = commands.add_parser("pick", help="select another candidate of an asset (no API call)")
     pick.add_argument("name")
@@ -88,9 +85,11 @@ def parser() -> argparse.ArgumentParser:
     gc = commands.add_parser("gc", help="remove store and cache objects no lock entry uses")
     gc.add_argument("--yes", action="store_true", help="delete (default: only list)")
 
-    show = commands.add_parser("show", help="one asset's prompt, parameters, key and lock entry")
-    show.add_argument("name")
-    show.add_argument("--json", action="store_true")
+    show = commands.add_parser("show", help="assets' prompt, parameters, key and lock entry")
+    show.add_argument("names", nargs="+", metavar="NAME", help="assets to show (globs allowed)")
+    show.add_argument(
+        "--json", action="store_true", help="JSON (a list for several names or a glob)"
+    )
 
     gallery = commands.add_parser("gallery", help="write a static HTML review page of every asset")
     gallery.add_argument(
@@ -99,6 +98,10 @@ def parser() -> argparse.ArgumentParser:
     gallery.add_argument(
         "--draft", action="store_true", help="show the draft (watch --draft) build"
     )
+    gallery.add_argument(
+        "--self-contained", action="store_true",
+        help="embed thumbnails: one file that works when moved or attached to a pull request",
+    )  # fmt: skip
 
     watch = commands.add_parser(
         "watch", help="rebuild on every save of the spec, templates or inputs"
@@ -109,7 +112,26 @@ def parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--serve", action="store_true", help="serve the gallery on 127.0.0.1")
     watch.add_argument("--port", type=int, default=8421, help="port for --serve (default 8421)")
+    # Global options work after the command too (`assetgen build 'icon-*' -v`).
+    for command in commands.choices.values():
+        add_global_options(command, defaults=False)
     return root
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """-C, -c, -q, -v; a subcommand's copies leave out their defaults (``SUPPRESS``)
+    so a value given before the subcommand is not reset by the subparser."""
+    unset: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
+    parser.add_argument(
+        "-C", dest="directory", metavar="DIR", help="run as if started in DIR", **unset
+    )
+    parser.add_argument(
+        "-c", dest="spec", metavar="FILE", **unset,
+        help="spec file (default: ./assetgen.toml or a parent's)",
+    )  # fmt: skip
+    store_true: dict[str, Any] = {"action": "store_true", **unset}
+    parser.add_argument("-q", "--quiet", help="only failures and warnings", **store_true)
+    parser.add_argument("-v", "--verbose", help="a line for every step", **store_true)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,11 +141,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             change_directory(args.directory)
         return COMMANDS[args.command](args)
     except AssetgenError as exc:
-        print(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", file=sys.stderr)
+        report_error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: every asset finished so far is kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def report_error(exc: AssetgenError) -> None:
+    print(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", file=sys.stderr)
 
 
 def change_directory(directory: str) -> None:
@@ -161,10 +187,15 @@ def open_from_args(args: argparse.Namespace) -> Project:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from .scaffold import write_starter
+    from .spec_types import DEFAULT_STATE_DIR
 
-    written = write_starter(Path.cwd(), force=args.force)
-    for path in written:
-        print(f"created {path}")
+    notes = {
+        ("appended to", ".gitignore"): f" (added {DEFAULT_STATE_DIR}/)",
+        ("kept", ".gitignore"): f" (already ignores {DEFAULT_STATE_DIR}/)",
+        ("kept", "prompts/hero.j2"): " (yours, unchanged: the starter spec uses it)",
+    }
+    for what, path in write_starter(Path.cwd(), force=args.force):
+        print(f"{what} {path}{notes.get((what, path), '')}")
     print("next: `assetgen plan`, then `assetgen build`")
     return 0
 
@@ -257,14 +288,26 @@ def run_build(
         progress.close()
 
 
-def finish_build(report: Any, *, as_json: bool) -> int:
+def finish_build(report: BuildReport, *, as_json: bool) -> int:
+    """The summary, after what to check if the service could not be reached at all.
+
+    Each failure was printed as it happened (grouped by cause); the end names
+    the failed assets once, so nothing is said twice.
+    """
+    from .wording import unreachable_advice, unreachable_host
+
+    hosts = dict.fromkeys(h for cause in report.causes() if (h := unreachable_host(cause)))
+    for host in hosts:
+        print(f"error: {unreachable_advice(host)}", file=sys.stderr, flush=True)
     if as_json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps(report.to_json(), indent=2), flush=True)
     else:
         cost = f", {money(report.cost_usd)} spent" if report.cost_usd else ""
-        print(f"{report.summary()}{cost} in {report.seconds:.1f}s")
-    for outcome in report.failed:
-        print(f"{outcome.status}: {outcome.error}", file=sys.stderr)
+        print(f"{report.summary()}{cost} in {report.seconds:.1f}s", flush=True)
+    for status in ("failed", "skipped"):
+        names = sorted(o.name for o in report.failed if o.status == status)
+        if names:
+            print(f"{status}: {', '.join(names)}", file=sys.stderr)
     return 1 if report.failed else 0
 
 
@@ -305,8 +348,17 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
         if not manifest_current(project.spec, project.lock()):
             problems.append(f"manifest out of date: {project.spec.build.manifest}")
     lockfile = project.spec.build.lockfile
+    repairable = {step.name for step in verdict.rerender} if write else set()
+    if getattr(args, "json", False):
+        print(
+            json.dumps(
+                drift_json(plan, problems, repairable, fix_hint(project, args.names)), indent=2
+            )
+        )
     if problems:
-        raise OutOfDateError(problems, file=lockfile)
+        report_error(OutOfDateError(problems, file=lockfile))
+        print(f"to fix: {fix_hint(project, args.names)}", file=sys.stderr)
+        return OutOfDateError.exit_code
     if write:
         if verdict.rerender:
             names = ", ".join(step.name for step in verdict.rerender)
@@ -315,8 +367,46 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
         report = run_build(project, Plan(steps=verdict.rerender), None, progress)
         if report.failed:
             return finish_build(report, as_json=False)
-    print(f"{len(plan.steps)} assets up to date with {lockfile}")
+    if not getattr(args, "json", False):
+        print(f"{len(plan.steps)} assets up to date with {lockfile}")
     return 0
+
+
+def fix_hint(project: Project, names: list[str]) -> str:
+    """The commands that bring a drifted project back in line with its lock."""
+    import shlex
+
+    build = project.spec.build
+    committed = [build.lockfile, f"{build.store_dir}/", f"{build.out_dir}/"]
+    if build.manifest:
+        committed.append(build.manifest)
+    command = shlex.join(["assetgen", "build", *names])
+    return (
+        f"run `{command}` (`assetgen plan` shows what it generates and costs), "
+        f"then commit {', '.join(committed[:-1])} and {committed[-1]}"
+    )
+
+
+def drift_json(plan: Plan, problems: list[str], repairable: set[str], fix: str) -> dict[str, Any]:
+    """``check --json``: every asset with the plan's reason (as in ``build --json``)."""
+    stale = {line.split(":", 1)[0] for line in problems}
+    assets = [
+        {
+            "name": step.name,
+            "action": step.action,
+            "reason": step.reason,
+            "up_to_date": step.action == "fresh" or step.name in repairable,
+        }
+        for step in sorted(plan.steps, key=lambda step: step.name)
+    ]
+    return {
+        "up_to_date": not problems,
+        "out_of_date": sorted(stale & {step.name for step in plan.steps}),
+        "removed": sorted(removal.name for removal in plan.removals),
+        "problems": problems,
+        "assets": assets,
+        "fix": fix if problems else None,
+    }
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -390,22 +480,89 @@ def relative(path: Path, root: Path) -> str:
 
 def cmd_show(args: argparse.Namespace) -> int:
     project = open_from_args(args)
-    info = project.describe(args.name)
+    plan = project.plan()
+    infos = [project.describe(name, plan) for name in show_names(plan, args.names)]
+    one = len(args.names) == 1 and not has_glob(args.names[0])
     if args.json:
-        print(json.dumps(info, indent=2, ensure_ascii=False))
+        print(json.dumps(infos[0] if one else infos, indent=2, ensure_ascii=False))
         return 0
-    for field in ("name", "operation", "model", "key", "locked", "action", "reason", "prompt"):
-        print(f"{field + ':':<11}{info[field]}")
-    print(f"{'params:':<11}{json.dumps(info['params'], sort_keys=True)}")
+    print("\n\n".join("\n".join(aligned(show_fields(info))) for info in infos))
+    return 0
+
+
+def has_glob(pattern: str) -> bool:
+    return any(char in pattern for char in "*?[")
+
+
+def show_names(plan: Plan, patterns: list[str]) -> list[str]:
+    """The assets ``show`` describes, in spec order; a plain unknown name is left to
+    ``describe`` (its message says "no asset named")."""
+    from .plan import matching
+
+    names = [step.name for step in plan.steps]
+    globs = [p for p in patterns if has_glob(p)]
+    chosen = matching(names, globs, option="") if globs else set()
+    plain = [p for p in patterns if not has_glob(p)]
+    return [*dict.fromkeys([*plain, *(n for n in names if n in chosen)])]
+
+
+def aligned(fields: list[tuple[str, str]], width: int = 11) -> list[str]:
+    """``label:`` padded to ``width`` (one more for an indented sub-block)."""
+    return [
+        f"{label + ':':<{max(width + label.startswith(' '), len(label) + 2)}}{text}"
+        for label, text in fields
+    ]
+
+
+def show_fields(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """``show``'s lines: what the spec asks for, then the lock (labelled as the lock's
+    when it holds an older generation)."""
+    from .wording import params_text, yes_no
+
+    lock = info["lock"]
+    current = bool(info["locked"])
+    key = info["key"] or "(known once its @inputs are generated)"
+    if current:
+        locked = yes_no(True)
+    elif lock is None:
+        locked = "no (not built yet)"
+    else:
+        locked = "no: out of date (the lock holds the previous generation, below)"
+    fields = [
+        ("name", info["name"]), ("operation", info["operation"]), ("model", info["model"]),
+        ("key", key), ("locked", locked), ("action", info["action"]),
+        ("reason", info["reason"]), ("prompt", info["prompt"]),
+        ("params", params_text(info["params"])),
+    ]  # fmt: skip
     for item in info["inputs"]:
         digest = f" sha256:{item['sha256'][:12]}…" if item["sha256"] else ""
-        print(f"{'input:':<11}{item['role']} {item['path']}{digest}")
-    lock = info["lock"]
+        fields.append(("input", f"{item['role']} {item['path']}{digest}"))
     if lock is not None:
-        print(f"{'original:':<11}{lock['original']['path']}")
-        for variant in lock["variants"]:
-            print(f"{'variant:':<11}{variant['path']} ({variant['width']}x{variant['height']})")
-    return 0
+        if not current:
+            fields.append(("lock", "the previous generation (the next build replaces it)"))
+        fields += lock_fields(info, lock, prefix="" if current else "  ")
+    return fields
+
+
+def lock_fields(info: dict[str, Any], lock: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
+    from .wording import params_text
+
+    fields = []
+    if prefix:
+        fields.append((f"{prefix}key", lock["key"]))
+        if lock.get("prompt") != info["prompt"]:
+            fields.append((f"{prefix}prompt", lock.get("prompt", "")))
+        if lock.get("params") != info["params"]:
+            fields.append((f"{prefix}params", params_text(lock.get("params") or {})))
+    fields.append((f"{prefix}original", lock["original"]["path"]))
+    if "candidates" in lock:
+        last = len(lock["candidates"]) - 1
+        pick = f"`assetgen pick {info['name']} N` picks another" if not prefix else "as built"
+        fields.append((f"{prefix}selected", f"{lock['selected']} (candidates 0 to {last}; {pick})"))
+    for variant in lock["variants"]:
+        size = f"{variant['width']}x{variant['height']}"
+        fields.append((f"{prefix}variant", f"{variant['path']} ({size})"))
+    return fields
 
 
 # -- gallery and watch ---------------------------------------------------------------
@@ -416,7 +573,8 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     from .project import open_project
 
     project = open_project(spec_path(args), draft=args.draft)
-    page = write_gallery(project, Path(args.output) if args.output else None)
+    output = Path(args.output) if args.output else None
+    page = write_gallery(project, output, self_contained=args.self_contained)
     print(page)
     return 0
 

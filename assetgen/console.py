@@ -1,18 +1,29 @@
 """Turning events and results into terminal lines (part of the CLI layer).
 
-On a terminal, progress is a live block on stderr, redrawn in place: one
-line per running generation or render and an overall bar, with permanent
-lines above it for what matters (generations and their cost, failures,
-warnings). Off a terminal (CI logs), every event is a plain line.
+On a terminal, progress is a live block on stderr, redrawn in place every
+second: one line per running generation or render with its elapsed time and
+an overall bar, with permanent lines above it for what matters (generations
+and their cost, failures, warnings). Off a terminal (CI logs), every event is
+a plain line, and a request still running says so every
+:data:`HEARTBEAT_SECONDS` (``hero: waiting for the API, 90 s``).
+
+Failures with the same cause (five assets against an unreachable host) are
+printed in full once; the others say "same error as ..."; a retry with a
+cause already shown for another asset is left out unless verbose.
 """
 
 from __future__ import annotations
 
+import re
 import sys
+import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from .budget import money
 from .events import Event
+from .wording import without_asset
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -21,6 +32,16 @@ BAR_WIDTH = 30
 MAX_LIVE_LINES = 8
 COLUMNS = 100
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+REDRAW_SECONDS = 1.0
+"""A terminal's live block is redrawn this often, so elapsed times move."""
+HEARTBEAT_SECONDS = 30.0
+"""Off a terminal, a line this often per asset still running."""
+WAITING = {
+    "generate": "waiting for the API",
+    "reuse": "still restoring",
+    "render": "still rendering",
+}
+ATTEMPT = re.compile(r"; attempt \d+ of \d+ in [\d.]+ s$")
 
 SYMBOLS = {
     "generated": "$",
@@ -33,38 +54,106 @@ SYMBOLS = {
 }
 
 
-class Progress:
-    """Renders build events; quiet mode keeps only failures and warnings."""
+def elapsed(seconds: float) -> str:
+    """``42 s``, ``3m05s``."""
+    whole = int(seconds)
+    return f"{whole} s" if whole < 60 else f"{whole // 60}m{whole % 60:02d}s"
 
-    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False, verbose: bool = False):
+
+class Progress:
+    """Renders build events; quiet mode keeps only failures and warnings.
+
+    A background thread redraws the terminal block (or, off a terminal, writes
+    the heartbeat lines) until :meth:`close`; ``ticking=False`` leaves that to
+    the caller's :meth:`tick` (tests), ``clock`` replaces ``time.monotonic``.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        quiet: bool = False,
+        verbose: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        ticking: bool = True,
+    ):
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() and not quiet
         self.quiet = quiet
         self.verbose = verbose
+        self.clock = clock
         self.total = 0
         self.finished = 0
         self.running: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.beats: dict[str, int] = {}
         self.costs: dict[str, float] = {}
+        self.causes: dict[str, str] = {}
+        """A failure's cause → the first asset that failed with it."""
+        self.retried: dict[str, str] = {}
+        """A retry's cause → the first asset retried for it."""
         self._drawn = 0
         self.ticks = 0
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._ticking = ticking and (self.live or not quiet)
 
     def __call__(self, event: Event) -> None:
         handler = getattr(self, f"on_{event.kind}", None)
         if handler is not None:
-            handler(event)
+            with self._lock:
+                handler(event)
 
     def on_plan(self, event: Event) -> None:
+        """A build starts (watch mode: each rebuild); failures group within one build."""
         self.total = int(event.data.get("total", 0))
+        self.finished = 0
+        self.causes.clear()
+        self.retried.clear()
+        if self._ticking and self._ticker is None and self.total:
+            self._ticker = threading.Thread(target=self._run_ticker, name="assetgen-progress")
+            self._ticker.daemon = True
+            self._ticker.start()
+
+    def _run_ticker(self) -> None:
+        interval = REDRAW_SECONDS if self.live else min(REDRAW_SECONDS, HEARTBEAT_SECONDS)
+        while not self._stop.wait(interval):
+            self.tick()
+
+    def tick(self) -> None:
+        """Redraw the live block, or write the heartbeat of requests still running."""
+        with self._lock:
+            if self.live:
+                self.status()
+                return
+            if self.quiet:
+                return
+            now = self.clock()
+            for name, action in list(self.running.items()):
+                spent = now - self.started.get(name, now)
+                due = int(spent // HEARTBEAT_SECONDS)
+                if due > self.beats.get(name, 0):
+                    self.beats[name] = due
+                    what = WAITING.get(action, f"still running ({action})")
+                    self.line(f"  {name}: {what}, {elapsed(spent)}")
 
     def on_start(self, event: Event) -> None:
-        self.running[event.asset or ""] = event.message
+        name = event.asset or ""
+        self.running[name] = event.message
+        self.started[name] = self.clock()
         if self.verbose and not self.live:
             self.line(f"  {event.message:<8} {event.asset}  ({event.data.get('reason', '')})")
         self.status()
 
+    def forget(self, name: str) -> None:
+        self.running.pop(name, None)
+        self.started.pop(name, None)
+        self.beats.pop(name, None)
+
     def on_done(self, event: Event) -> None:
         name = event.asset or ""
-        self.running.pop(name, None)
+        self.forget(name)
         self.finished += 1
         cost = self.costs.pop(name, 0.0)
         if event.message == "generated" and not self.quiet:
@@ -78,11 +167,18 @@ class Progress:
         self.costs[event.asset or ""] = float(event.data.get("cost_usd") or 0.0)
 
     def on_failed(self, event: Event) -> None:
-        self.running.pop(event.asset or "", None)
+        name = event.asset or ""
+        self.forget(name)
         self.finished += 1
-        self.line(f"{SYMBOLS['failed']} failed    {event.message}")
+        cause = without_asset(event.message, name) if name else event.message
+        first = self.causes.setdefault(cause, name)
+        if first != name:
+            self.line(f"{SYMBOLS['failed']} failed    {name}: same error as {first}")
+        else:
+            self.line(f"{SYMBOLS['failed']} failed    {f'{name}: ' if name else ''}{cause}")
 
     def on_skipped(self, event: Event) -> None:
+        self.forget(event.asset or "")
         self.finished += 1
         self.line(f"{SYMBOLS['skipped']} skipped   {event.asset}: {event.message}")
 
@@ -94,8 +190,11 @@ class Progress:
         self.line(f"warning: {event.message}")
 
     def on_retry(self, event: Event) -> None:
-        if not self.quiet:
-            self.line(f"{SYMBOLS['retry']} retry     {event.asset or ''}: {event.message}")
+        name = event.asset or ""
+        first = self.retried.setdefault(ATTEMPT.sub("", event.message), name)
+        if self.quiet or (first != name and not self.verbose):
+            return
+        self.line(f"{SYMBOLS['retry']} retry     {name}: {event.message}")
 
     def on_info(self, event: Event) -> None:
         if self.verbose:
@@ -111,8 +210,10 @@ class Progress:
         if not self.live or not self.total:
             return
         self.clear_status()
+        now = self.clock()
+        spinner = SPINNER[self.ticks % len(SPINNER)]
         lines = [
-            f"  {action:<8} {name} {SPINNER[self.ticks % len(SPINNER)]}"
+            f"  {action:<8} {name}  {elapsed(now - self.started.get(name, now))} {spinner}"
             for name, action in list(self.running.items())[:MAX_LIVE_LINES]
         ]
         if len(self.running) > MAX_LIVE_LINES:
@@ -132,7 +233,12 @@ class Progress:
             self._drawn = 0
 
     def close(self) -> None:
-        self.clear_status()
+        """Stop the ticker and erase the live block."""
+        self._stop.set()
+        if self._ticker is not None and self._ticker is not threading.current_thread():
+            self._ticker.join()
+        with self._lock:
+            self.clear_status()
 
 
 def graph_lines(plan: Plan, style: str) -> list[str]:

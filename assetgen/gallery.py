@@ -4,10 +4,15 @@ One card per concrete asset: the selected original and the other candidates
 side by side, for edits the base image and mask beside the result, every
 variant, the prompt the image was made from, its parameters, model and cost,
 and what the last build did to it (``new``, ``regenerated``, ``reused``,
-``unchanged`` or ``failed`` with the error). The page is self-contained (CSS
-and JS inline, no network) and links the project's image files by paths
-relative to its own folder, so it works from ``file://``. It shows what the
-lock, the spec and ``.assetgen/last-build.json`` say, never environment values.
+``rendered``, ``unchanged`` or ``failed`` with the error). Candidates are
+numbered from 0, as ``assetgen pick NAME N`` counts them, and each shows that
+command. The page needs no network (CSS and JS inline) and links the
+project's image files by paths relative to its own folder, so it works from
+``file://``; ``self_contained`` embeds thumbnails instead, so the one file
+still works when moved or attached to a pull request. The images of the first
+screenful load eagerly (a headless screenshot shows them), the rest lazily.
+It shows what the lock, the spec and ``.assetgen/last-build.json`` say,
+never environment values.
 
 :class:`GalleryServer` serves it on 127.0.0.1 for ``watch --serve``: only the
 page and the images it shows, plus a version number the page polls to reload
@@ -18,8 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,10 +37,19 @@ from .graph import Asset, InputRef, generation_key
 from .lockfile import LockEntry, Lockfile
 from .project import Project
 from .spec_types import DEFAULT_STATE_DIR
+from .wording import params_text
 
 GALLERY_DIR = f"{DEFAULT_STATE_DIR}/gallery"
-STATUSES = ("failed", "new", "regenerated", "reused", "unchanged", "unknown")
+STATUSES = ("failed", "new", "regenerated", "reused", "rendered", "unchanged", "unknown")
 """Gallery statuses, in the order the page sorts them (what needs a look first)."""
+EAGER_CARDS = 12
+"""Cards (in the page's first sort order) whose images load eagerly: a screenful."""
+EAGER_IMAGES = 60
+"""At most this many eager images, however many each of those cards has."""
+THUMBNAIL_SIDE = 512
+"""``self_contained``: longest side of an embedded result image."""
+SMALL_THUMBNAIL_SIDE = 256
+"""``self_contained``: longest side of embedded inputs, references and variants."""
 ROLE_LABELS = {"image": "base image", "mask": "mask", "reference": "reference"}
 
 
@@ -52,10 +67,18 @@ class Picture:
     selected: bool = False
     title: str = ""
     """The file's project-relative path (a tooltip)."""
+    pick: str = ""
+    """The ``assetgen pick`` command that selects this candidate (others: empty)."""
+    eager: bool = False
+    """Loaded with the page (first screenful) rather than lazily."""
 
     @property
     def exists(self) -> bool:
         return self.path.is_file()
+
+    @property
+    def embedded(self) -> bool:
+        return self.src.startswith("data:")
 
 
 @dataclass(frozen=True)
@@ -83,7 +106,13 @@ class Card:
 
     @property
     def pictures(self) -> tuple[Picture, ...]:
-        return (*self.inputs, *self.references, *self.originals, *self.variants)
+        """Every picture, in the order the page shows them."""
+        return (*self.inputs, *self.originals, *self.references, *self.variants)
+
+    @property
+    def params_text(self) -> str:
+        """``background=auto  keep_unmasked=true``: in the spec's words, not Python's."""
+        return params_text(self.params)
 
 
 @dataclass(frozen=True)
@@ -107,9 +136,9 @@ def gallery_status(outcome: dict[str, Any] | None, built: bool) -> str:
     status = outcome.get("status")
     if status == "generated":
         return "new" if outcome.get("reason") == "new asset" else "regenerated"
-    if status == "reused":
-        return "reused"
-    if status in ("rendered", "fresh"):
+    if status in ("reused", "rendered"):
+        return str(status)
+    if status == "fresh":
         return "unchanged"
     if status in ("failed", "skipped"):
         return "failed"
@@ -128,21 +157,28 @@ def read_report(project: Project) -> dict[str, Any]:
 class CardMaker:
     """Builds cards with image URLs relative to the page's folder."""
 
-    def __init__(self, project: Project, lock: Lockfile, page_dir: Path) -> None:
+    def __init__(
+        self, project: Project, lock: Lockfile, page_dir: Path, thumbnails: Thumbnails | None
+    ) -> None:
         self.root = project.root
         self.lock = lock
         self.page_dir = page_dir
+        self.thumbnails = thumbnails
 
-    def src(self, path: Path, sha256: str) -> str:
+    def src(self, path: Path, sha256: str, side: int = SMALL_THUMBNAIL_SIDE) -> str:
+        if self.thumbnails is not None:
+            return self.thumbnails.data_url(path, side)
         try:
             relative = os.path.relpath(path, self.page_dir)
         except ValueError:  # another drive (Windows): fall back to an absolute URL
             return path.as_uri()
         return quote(relative.replace(os.sep, "/")) + f"?v={sha256[:12]}"
 
-    def picture(self, label: str, relative: str, sha256: str, **extra: Any) -> Picture:
+    def picture(
+        self, label: str, relative: str, sha256: str, side: int = SMALL_THUMBNAIL_SIDE, **extra: Any
+    ) -> Picture:
         path = self.root / relative
-        return Picture(label, path, self.src(path, sha256), title=relative, **extra)
+        return Picture(label, path, self.src(path, sha256, side), title=relative, **extra)
 
     def input_pictures(self, refs: Iterable[InputRef]) -> tuple[Picture, ...]:
         """Input images; an ``@asset`` input shows that asset's original (once it has one)."""
@@ -190,23 +226,30 @@ class CardMaker:
             stale=stale,
             inputs=self.input_pictures(r for r in asset.inputs if r.role != "reference"),
             references=self.input_pictures(asset.references),
-            originals=self.originals(entry, "result" if asset.inputs else "original"),
+            originals=self.originals(
+                entry, "result" if asset.inputs else "original", asset.name, pickable=not stale
+            ),
             variants=self.variants(entry),
         )
 
-    def originals(self, entry: LockEntry | None, label: str) -> tuple[Picture, ...]:
+    def originals(
+        self, entry: LockEntry | None, label: str, name: str, *, pickable: bool
+    ) -> tuple[Picture, ...]:
+        """The candidates, numbered from 0 as ``assetgen pick`` counts them."""
         if entry is None:
             return ()
         many = len(entry.candidates) > 1
         return tuple(
             self.picture(
-                f"candidate {i + 1} of {len(entry.candidates)}" if many else label,
+                f"candidate {i}" if many else label,
                 item.path,
                 item.sha256,
+                THUMBNAIL_SIDE,
                 width=item.width,
                 height=item.height,
                 note=f"{item.width}×{item.height}",
                 selected=many and i == entry.selected,
+                pick=pick_command(name, i) if many and pickable and i != entry.selected else "",
             )
             for i, item in enumerate(entry.candidates)
         )
@@ -227,11 +270,78 @@ class CardMaker:
         )
 
 
+def pick_command(name: str, index: int) -> str:
+    """``assetgen pick NAME N``, quoted for a POSIX shell where the name needs it."""
+    return shlex.join(["assetgen", "pick", name, str(index)])
+
+
+class Thumbnails:
+    """Images as ``data:`` URLs at thumbnail size, each file encoded once per side."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[Path, int], str] = {}
+
+    def data_url(self, path: Path, side: int) -> str:
+        """The image as a WebP ``data:`` URL, or ``""`` if it is missing or unreadable."""
+        key = (path, side)
+        if key not in self.cache:
+            self.cache[key] = thumbnail_url(path, side)
+        return self.cache[key]
+
+
+def thumbnail_url(path: Path, side: int) -> str:
+    import base64
+    import io
+    import warnings
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            # Bounded: an image over Pillow's pixel limit is left out, not decoded.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.draft("RGB", (side, side))  # JPEG: decode at reduced size
+                image.thumbnail((side, side))
+                alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+                image.convert("RGBA" if alpha else "RGB").save(buffer, "WEBP", quality=75)
+    except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return ""
+    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def with_eager_images(cards: list[Card]) -> list[Card]:
+    """Mark the images of the first screenful eager, in the page's initial order
+    (by status, then name), so a screenshot taken at ``load`` shows them."""
+    first = sorted(cards, key=lambda card: (STATUSES.index(card.status), card.name))
+    budget = EAGER_IMAGES
+    counts: dict[str, int] = {}
+    for card in first[:EAGER_CARDS]:
+        counts[card.name] = min(len(card.pictures), budget)
+        budget -= counts[card.name]
+    return [eager(card, counts.get(card.name, 0)) for card in cards]
+
+
+def eager(card: Card, count: int) -> Card:
+    """The card with its first ``count`` pictures (in page order) loading eagerly."""
+    if not count:
+        return card
+    groups: dict[str, tuple[Picture, ...]] = {}
+    for group in ("inputs", "originals", "references", "variants"):
+        pictures: tuple[Picture, ...] = getattr(card, group)
+        groups[group] = tuple(replace(p, eager=i < count) for i, p in enumerate(pictures))
+        count = max(0, count - len(pictures))
+    return replace(card, **groups)
+
+
 def kilobytes(size: int) -> str:
     return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
-def collect(project: Project, page_dir: Path) -> tuple[list[Card], dict[str, Any]]:
+def collect(
+    project: Project, page_dir: Path, thumbnails: Thumbnails | None = None
+) -> tuple[list[Card], dict[str, Any]]:
     """Every asset's card, in spec order, and the last build's report."""
     report = read_report(project)
     outcomes = {
@@ -239,12 +349,12 @@ def collect(project: Project, page_dir: Path) -> tuple[list[Card], dict[str, Any
     }
     # A reader: the lock with any journal applied, never written (a build may be running).
     lock = project.locks.load()
-    maker = CardMaker(project, lock, page_dir)
+    maker = CardMaker(project, lock, page_dir, thumbnails)
     cards = [
         maker.card(asset, lock.assets.get(asset.name), outcomes.get(asset.name))
         for asset in project.assets()
     ]
-    return cards, report
+    return with_eager_images(cards), report
 
 
 def summary(cards: list[Card], report: dict[str, Any]) -> dict[str, Any]:
@@ -259,13 +369,19 @@ def summary(cards: list[Card], report: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_gallery(
-    project: Project, output: Path | None = None, *, live: int | None = None
+    project: Project,
+    output: Path | None = None,
+    *,
+    live: int | None = None,
+    self_contained: bool = False,
 ) -> GalleryPage:
-    """Render and write the gallery page; ``live`` makes a served page reload itself."""
+    """Render and write the gallery page; ``live`` makes a served page reload itself;
+    ``self_contained`` embeds thumbnails instead of linking the image files."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     path = Path(os.path.abspath(output or default_output(project.root, draft=project.draft)))
-    cards, report = collect(project, path.parent)
+    thumbnails = Thumbnails() if self_contained else None
+    cards, report = collect(project, path.parent, thumbnails)
     env = Environment(
         loader=PackageLoader("assetgen", "templates_gallery"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -279,6 +395,7 @@ def render_gallery(
         statuses=STATUSES,
         summary=summary(cards, report),
         live=live,
+        self_contained=self_contained,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, html, durable=False)
@@ -286,9 +403,11 @@ def render_gallery(
     return GalleryPage(path=path, html=html, files=files)
 
 
-def write_gallery(project: Project, output: Path | None = None) -> Path:
+def write_gallery(
+    project: Project, output: Path | None = None, *, self_contained: bool = False
+) -> Path:
     """Write the static gallery (default ``.assetgen/gallery/index.html``); return its path."""
-    return render_gallery(project, output).path
+    return render_gallery(project, output, self_contained=self_contained).path
 
 
 # -- serving (watch --serve) ---------------------------------------------------------

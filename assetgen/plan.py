@@ -28,6 +28,7 @@ from .lockfile import LockEntry, Lockfile, LockVariant
 from .spec_types import Spec, VariantSpec
 from .store import KeyRecord, Store
 from .validation import did_you_mean
+from .wording import parameter_change
 
 Action = Literal["generate", "reuse", "render", "fresh"]
 VariantState = Literal["new", "kept", "missing", "altered", "changed"]
@@ -195,7 +196,7 @@ def why_generate(asset: Asset, entry: LockEntry | None, provider: str) -> str:
     params = key_params(asset)
     for name in sorted(set(params) | set(entry.params)):
         if params.get(name) != entry.params.get(name):
-            return f"parameter changed ({name}: {entry.params.get(name)} → {params.get(name)})"
+            return parameter_change(name, entry.params.get(name), params.get(name))
     return "take changed" if asset.spec.take else "original missing from store and cache"
 
 

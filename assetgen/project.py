@@ -38,12 +38,12 @@ class Project:
     """Read-only even under the project lock: a leftover journal is never folded."""
     _holding: bool = field(default=False, init=False, repr=False)
 
-    def describe(self, name: str) -> dict[str, Any]:
+    def describe(self, name: str, plan: Plan | None = None) -> dict[str, Any]:
         """One asset as ``assetgen show`` prints it: prompt, inputs, key, plan, lock."""
         from .graph import key_params
         from .validation import did_you_mean
 
-        steps = {step.name: step for step in self.plan().steps}
+        steps = {step.name: step for step in (plan or self.plan()).steps}
         step = steps.get(name)
         if step is None:
             raise UsageError(f"no asset named {name!r}", hint=did_you_mean(name, list(steps)))

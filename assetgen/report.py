@@ -38,6 +38,16 @@ class BuildReport:
     def failed(self) -> list[AssetOutcome]:
         return [o for o in self.outcomes if o.status in ("failed", "skipped")]
 
+    def causes(self) -> dict[str, list[str]]:
+        """Each distinct cause of a failed or skipped asset → those assets, in order."""
+        from .wording import without_asset
+
+        grouped: dict[str, list[str]] = {}
+        for outcome in self.failed:
+            cause = without_asset(outcome.error or outcome.status, outcome.name)
+            grouped.setdefault(cause, []).append(outcome.name)
+        return grouped
+
     @property
     def cost_usd(self) -> float:
         return round(sum(o.cost_usd for o in self.outcomes), 6)

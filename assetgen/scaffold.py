@@ -51,22 +51,32 @@ no text, no logos.
 """
 
 
-def write_starter(folder: Path, *, force: bool = False) -> list[str]:
-    """Write the starter spec, a template and a .gitignore line; return what was written."""
+def write_starter(folder: Path, *, force: bool = False) -> list[tuple[str, str]]:
+    """Write the starter spec, a template and a .gitignore line.
+
+    Returns ``(what, path)`` per file: ``created``, ``overwrote``, ``appended to``
+    or ``kept`` (an existing file left as it was).
+    """
     spec = folder / DEFAULT_SPEC_NAME
     if spec.exists() and not force:
         raise UsageError(
             f"{DEFAULT_SPEC_NAME} already exists here", hint="use --force to overwrite"
         )
+    done = [("overwrote" if spec.exists() else "created", DEFAULT_SPEC_NAME)]
     atomic_write_text(spec, STARTER_SPEC)
-    written = [DEFAULT_SPEC_NAME]
     template = folder / "prompts" / "hero.j2"
     if not template.exists() or force:
+        done.append(("overwrote" if template.exists() else "created", "prompts/hero.j2"))
         atomic_write_text(template, STARTER_TEMPLATE)
-        written.append("prompts/hero.j2")
-    if add_gitignore_line(folder / ".gitignore", f"{DEFAULT_STATE_DIR}/"):
-        written.append(".gitignore")
-    return written
+    else:
+        done.append(("kept", "prompts/hero.j2"))
+    gitignore = folder / ".gitignore"
+    existed = gitignore.exists()
+    if add_gitignore_line(gitignore, f"{DEFAULT_STATE_DIR}/"):
+        done.append(("appended to" if existed else "created", ".gitignore"))
+    else:
+        done.append(("kept", ".gitignore"))
+    return done
 
 
 def add_gitignore_line(path: Path, line: str) -> bool:

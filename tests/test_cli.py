@@ -76,7 +76,7 @@ def test_show_explains_one_asset(tmp_path: Path, capsys: pytest.CaptureFixture[s
     capsys.readouterr()
     assert main(["-C", str(tmp_path), "show", "hero-spring"]) == 0
     out = capsys.readouterr().out
-    assert "locked:    True" in out and "original:  assets/generated/" in out
+    assert "locked:    yes" in out and "original:  assets/generated/" in out
     assert main(["-C", str(tmp_path), "show", "hero-sprin"]) == 2
     assert "did you mean 'hero-spring'?" in capsys.readouterr().err
 

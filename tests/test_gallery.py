@@ -70,6 +70,7 @@ class Card:
     attrs: dict[str, str]
     figures: list[dict[str, str]] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    img_attrs: list[dict[str, str]] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
 
     @property
@@ -91,6 +92,7 @@ class Page(HTMLParser):
         self.scripts: list[dict[str, str]] = []
         self.links: list[dict[str, str]] = []
         self.buttons: list[str] = []
+        self.images: list[dict[str, str]] = []
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -108,6 +110,8 @@ class Page(HTMLParser):
             self.card.figures.append(found)
         elif self.card is not None and tag == "img":
             self.card.images.append(found["src"])
+            self.card.img_attrs.append(found)
+            self.images.append(found)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "article":
@@ -250,7 +254,7 @@ def test_gallery_before_any_build_lists_assets_without_images(
         ({"status": "generated", "reason": "new asset"}, True, "new"),
         ({"status": "generated", "reason": "prompt changed"}, True, "regenerated"),
         ({"status": "reused", "reason": "prompt changed"}, True, "reused"),
-        ({"status": "rendered", "reason": "output missing: x"}, True, "unchanged"),
+        ({"status": "rendered", "reason": "output missing: x"}, True, "rendered"),
         ({"status": "fresh", "reason": ""}, True, "unchanged"),
         ({"status": "failed", "error": "boom"}, False, "failed"),
         ({"status": "skipped", "error": "budget"}, False, "failed"),
@@ -486,3 +490,104 @@ prompt = "the mascot waving"
 image = "@mascot"
 mask = "art/mask.png"
 """
+
+
+# -- issue 10: numbering, statuses, wording, self-contained pages, eager images -------------
+
+
+def test_candidates_are_numbered_as_pick_counts_them(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(site, "build") == 0
+    assert run(site, "pick", "logo", "1") == 0
+    _, page = gallery(site, capsys)
+    logo = page.cards["logo"]
+    assert "candidate 0" in logo.text and "candidate 1" in logo.text
+    assert not any("of 2" in t or "candidate 2" in t for t in logo.text)
+    results = [c for c in logo.figure_classes() if "result" in c]
+    assert results == ["pic result", "pic result selected"]  # pick 1 is the second image
+    assert "assetgen pick logo 0" in logo.text  # the command that picks the other one
+    assert "assetgen pick logo 1" not in logo.text  # already selected
+
+
+def test_a_rerendered_asset_is_badged_rendered(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(site, "build") == 0
+    (site / "public/img/hero-spring-64w.webp").unlink()
+    assert run(site, "build") == 0
+    _, page = gallery(site, capsys)
+    assert statuses(page)["hero-spring"] == "rendered"
+    assert statuses(page)["hero-autumn"] == "unchanged"
+    assert "rendered" in page.buttons
+
+
+def test_params_are_shown_in_the_spec_words(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(site, "build") == 0
+    _, page = gallery(site, capsys)
+    mascot = " ".join(page.cards["mascot-wave"].text)
+    assert "keep_unmasked=true" in mascot and "True" not in mascot
+    assert "candidates=2" in " ".join(page.cards["logo"].text)
+
+
+def test_self_contained_page_still_works_when_moved(
+    site: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    assert run(site, "build") == 0
+    path, page = gallery(site, capsys, "--self-contained", "-o", str(site / "review.html"))
+    moved = tmp_path / "elsewhere" / "attached.html"
+    moved.parent.mkdir()
+    path.rename(moved)
+    srcs = [img["src"] for img in page.images]
+    assert len(srcs) == sum(len(card.images) for card in page.cards.values()) > 10
+    for src in srcs:
+        assert src.startswith("data:image/webp;base64,"), src[:40]
+        with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as image:
+            assert max(image.size) <= 512
+    assert all(url.startswith("data:") for url in page.urls), "no links to project files"
+
+
+def test_first_screenful_loads_eagerly_the_rest_lazily(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    many = '[[asset]]\nname = "tile-{{ i }}"\nprompt = "tile {{ i }}"\nsize = "320x192"\n'
+    tiles = ", ".join(f'"{i:02}"' for i in range(20))
+    many += f"matrix = {{ i = [{tiles}] }}\n"
+    make_project(tmp_path, many)
+    assert run(tmp_path, "build") == 0
+    _, page = gallery(tmp_path, capsys)
+    lazy = {
+        name: [img.get("loading") for img in card.img_attrs] for name, card in page.cards.items()
+    }
+    first = sorted(lazy)[:12]  # the page's first order: status, then name
+    assert all(lazy[name] == [None] for name in first)
+    assert all(lazy[name] == ["lazy"] for name in sorted(lazy)[12:])
+
+
+IN_VIEW_LOADED = """
+const shown = Array.from(document.querySelectorAll('.card img')).filter(img => {
+  const box = img.getBoundingClientRect();
+  return box.bottom > 0 && box.top < window.innerHeight;
+});
+return shown.map(img => img.complete && img.naturalWidth > 0);
+"""
+
+
+def test_a_moved_self_contained_page_shows_every_image_at_load(
+    site: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, browser: Any
+) -> None:
+    assert run(site, "build") == 0
+    path, _ = gallery(site, capsys, "--self-contained", "-o", str(site / "review.html"))
+    moved = tmp_path / "pr-attachment.html"
+    path.rename(moved)
+    shutil.rmtree(site)  # nothing of the project is left to link to
+    browser.get(moved.as_uri())  # returns at the load event, as a screenshot tool would
+    loaded = browser.execute_script(IN_VIEW_LOADED)
+    assert loaded and all(loaded), loaded
+    widths = wait_for(lambda: browser.execute_script(LOAD_ALL), what="images")
+    assert all(width > 0 for width in widths), widths

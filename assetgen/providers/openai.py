@@ -274,7 +274,12 @@ class OpenAIProvider(Provider):
         try:
             return await client.post(path, **content)
         except httpx.TimeoutException as exc:
-            message = f"no answer from {url} in time ({type(exc).__name__})"
+            timeout = self.config.timeout
+            message = f"no answer from {url} in time ({type(exc).__name__}: " + (
+                f"could not connect within {min(CONNECT_TIMEOUT, timeout):g} s)"
+                if isinstance(exc, httpx.ConnectTimeout)
+                else f"waited {timeout:g} s, the [provider] timeout)"
+            )
             raise self._error(message, request, retryable=True) from exc
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             message = f"connection to {url} failed: {str(exc) or type(exc).__name__}"
