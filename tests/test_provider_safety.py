@@ -24,8 +24,10 @@ from PIL import Image
 from assetgen.cli import main
 from assetgen.errors import ProviderAuthError, ProviderError, SpecError
 from assetgen.events import Event
-from assetgen.providers.base import ImageRequest, ImageResult
+from assetgen.hashing import sha256_file
+from assetgen.providers.base import ImageRequest, ImageResult, InputImage
 from assetgen.providers.decode import UndecodableImage, check_image
+from assetgen.providers.limits import MAX_RESPONSE_BYTES
 from assetgen.providers.models import parse_price_overrides
 from assetgen.providers.openai import OpenAIProvider
 from assetgen.providers.retry import RetryPolicy
@@ -56,16 +58,17 @@ def make_provider(
 ) -> MakeProvider:
     monkeypatch.setenv(KEY_ENV, fake_api.key)
 
-    def make(*, retry: RetryPolicy = FAST, **fields: Any) -> OpenAIProvider:
-        extra = (
-            {"max_response_bytes": fields.pop("max_response_bytes")}
-            if ("max_response_bytes" in fields)
-            else {}
-        )
+    def make(
+        *, retry: RetryPolicy = FAST, max_response_bytes: int = MAX_RESPONSE_BYTES, **fields: Any
+    ) -> OpenAIProvider:
         values: dict[str, Any] = {"base_url": fake_api.base_url, "base_url_set": True}
         config = ProviderConfig(api_key_env=KEY_ENV, **{**values, **fields})
         return OpenAIProvider(
-            config, emit=events.append, retry=retry, today=date(2026, 11, 25), **extra
+            config,
+            emit=events.append,
+            retry=retry,
+            today=date(2026, 11, 25),
+            max_response_bytes=max_response_bytes,
         )
 
     return make
@@ -219,11 +222,7 @@ def test_invalid_base64_is_retried_like_a_server_error(
 def test_a_damaged_edit_answer_is_refused_too(
     make_provider: MakeProvider, fake_api: FakeImagesAPI, tmp_path: Path
 ) -> None:
-    from assetgen.hashing import sha256_file
-
     base = make_image(tmp_path / "base.png", (1024, 1024))
-    from assetgen.providers.base import InputImage
-
     image = InputImage("image", base, sha256_file(base))
     fake_api.script(*[Reply.images(truncated_png())] * 3)
     error = outcome(make_provider(), request(image=image))
