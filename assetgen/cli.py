@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .budget import money
-from .errors import AssetgenError, UsageError
+from .errors import AssetgenError, SpecError, UsageError
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -206,7 +206,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 def make_provider(project: Project, emit: Any) -> Provider:
     from .providers import create_provider
 
-    return create_provider(project.spec.provider, emit=emit)
+    try:
+        return create_provider(project.spec.provider, emit=emit)
+    except SpecError as exc:  # the provider checks [provider] values of its own
+        exc.file = exc.file or project.spec.display_path
+        raise
 
 
 def compute_plan(

@@ -15,7 +15,10 @@ image, as the real model does.
 
 Tests script it (``fake.script(Reply.rate_limited(retry_after=0.1), ...)``:
 each request takes the next scripted reply, then answers normally) and read
-what it received from ``fake.requests`` and ``fake.max_concurrent``.
+what it received from ``fake.requests`` and ``fake.max_concurrent``. Hostile
+answers can be scripted too: ``Reply.images(...)`` returns any bytes as the
+images (a truncated PNG, base64 of text), ``Reply.trickle(0.1)`` sends the
+body one byte at a time, and ``chunked=True`` leaves out ``Content-Length``.
 
 From the command line, to try assetgen without an account::
 
@@ -98,6 +101,10 @@ class Reply:
     delay: float = 0.0
     cut_off: bool = False
     """Send the headers and half the body, then close the connection."""
+    trickle: float = 0.0
+    """Seconds between two bytes of the body (a server that stalls but never stops)."""
+    chunked: bool = False
+    """Send the body with ``Transfer-Encoding: chunked``, without a ``Content-Length``."""
 
     @classmethod
     def error(
@@ -159,6 +166,25 @@ class Reply:
     @classmethod
     def cut(cls) -> Reply:
         return cls(cut_off=True)
+
+    @classmethod
+    def trickled(cls, seconds: float, body: dict[str, Any] | bytes | None = None) -> Reply:
+        """The answer (``body``, else the normal one), one byte every ``seconds``."""
+        return cls(body=body, trickle=seconds)
+
+    @classmethod
+    def images(
+        cls, *files: bytes | str, usage: dict[str, Any] | None = None, status: int = 200
+    ) -> Reply:
+        """An answer whose ``data[].b64_json`` holds ``files`` (bytes encoded, str as is)."""
+        data = [
+            {"b64_json": item if isinstance(item, str) else base64.b64encode(item).decode()}
+            for item in files
+        ]
+        body: dict[str, Any] = {"created": int(time.time()), "data": data}
+        if usage is not None:
+            body["usage"] = usage
+        return cls(status, body)
 
 
 def _no_model_message(model: str) -> str:
@@ -500,21 +526,42 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.fake._handle(self)
 
-    def send(
-        self, status: int, body: bytes, headers: dict[str, str], *, cut_off: bool = False
-    ) -> None:
+    def send(self, status: int, body: bytes, headers: dict[str, str], reply: Reply) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        if reply.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if cut_off:
+        if reply.trickle:
+            self._trickle(body, reply.trickle)
+            return
+        if reply.chunked:
+            for start in range(0, len(body), 65536):
+                chunk = body[start : start + 65536]
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if reply.cut_off:
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
         self.wfile.write(body)
+
+    def _trickle(self, body: bytes, seconds: float) -> None:
+        """One byte at a time until the body is sent or the client hangs up."""
+        try:
+            for index in range(len(body)):
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+                time.sleep(seconds)
+        except OSError:
+            pass
+        self.close_connection = True
 
 
 class FakeImagesAPI:
@@ -583,7 +630,7 @@ class FakeImagesAPI:
             record.status = None if reply.cut_off else reply.status
             body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
             headers = {"x-request-id": request_id, "content-type": "application/json"}
-            handler.send(reply.status, body, {**headers, **reply.headers}, cut_off=reply.cut_off)
+            handler.send(reply.status, body, {**headers, **reply.headers}, reply)
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -620,7 +667,13 @@ class FakeImagesAPI:
             time.sleep(scripted.delay)
             if scripted.body is not None or scripted.status != 200:
                 return scripted
-            return Reply(body=self._serve(record), cut_off=scripted.cut_off)
+            normal = self._serve(record)
+            return Reply(
+                body=normal,
+                cut_off=scripted.cut_off,
+                trickle=scripted.trickle,
+                chunked=scripted.chunked,
+            )
         except ApiFault as fault:
             return Reply(fault.status, fault.envelope)
 

@@ -12,7 +12,17 @@ import assetgen
 PACKAGE = Path(assetgen.__file__).parent
 
 LAYERS = {
-    0: {"__init__", "errors", "events", "fsutil", "checks", "spec_types", "filenames", "wording"},
+    0: {
+        "__init__",
+        "errors",
+        "events",
+        "fsutil",
+        "checks",
+        "spec_types",
+        "filenames",
+        "wording",
+        "secrets",
+    },
     1: {"spec", "validation", "prompts", "hashing", "masks"},
     2: {"graph", "dependencies"},
     3: {"store", "lockfile", "variants", "providers", "manifest", "report"},
@@ -37,6 +47,7 @@ OWNERS = {
         "gallery.py",
         "providers/offline.py",
         "providers/inputs.py",
+        "providers/decode.py",
     },
 }
 

@@ -315,8 +315,11 @@ def usage_cost(prices: Prices, usage: Usage | None) -> float | None:
     if usage is None or None in rates:
         return None
     tokens = (usage.input_text_tokens, usage.input_image_tokens, usage.output_tokens)
+    if any(count < 0 for count in tokens):
+        return None
     total = sum(count * (rate or 0.0) for count, rate in zip(tokens, rates, strict=True))
-    return round(total / 1_000_000, 8)
+    # Never a negative or NaN cost: it would pass any budget.
+    return round(total / 1_000_000, 8) if math.isfinite(total) and total >= 0 else None
 
 
 def image_price(prices: Prices, quality: str, size: str) -> float | None:
@@ -332,10 +335,18 @@ def image_price(prices: Prices, quality: str, size: str) -> float | None:
 
 
 PRICE_KEYS = ("text_input", "image_input", "output", "per_image")
+MAX_TOKEN_PRICE = 10_000.0
+"""USD per 1M tokens, at most: far above any model's, so a larger one is a typo."""
+MAX_IMAGE_PRICE = 1_000.0
+"""USD per image, at most."""
 
 
 def parse_price_overrides(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Check ``[provider] prices`` (``{model: {field: value}}``); raise SpecError on a bad one."""
+    """Check ``[provider] prices`` (``{model: {field: value}}``); raise SpecError on a bad one.
+
+    Every price is a finite number from 0 to a generous maximum: a negative,
+    NaN or infinite price would make costs (and ``--max-cost``) meaningless.
+    """
     for model, entry in raw.items():
         for key, value in entry.items():
             where = f"provider.prices.{model}.{key}"
@@ -345,24 +356,46 @@ def parse_price_overrides(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, dic
                 )
             if key == "per_image":
                 _check_per_image(value, where)
-            elif not _is_price(value):
+            elif not _is_price(value, MAX_TOKEN_PRICE):
                 raise SpecError(
-                    f"expected USD per 1M tokens (a number >= 0), got {value!r}", field=where
+                    f"expected USD per 1M tokens (a number from 0 to {MAX_TOKEN_PRICE:g}), "
+                    f"got {_shown(value)}",
+                    field=where,
                 )
     return {model: dict(entry) for model, entry in raw.items()}
 
 
-def _is_price(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+def _is_price(value: object, limit: float) -> bool:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value) and 0 <= value <= limit
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _shown(value: object) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an integer over Python's 4300-digit limit
+        return "a huge integer"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_per_image(value: object, where: str) -> None:
     example = '{ medium = { "1024x1024" = 0.011 } }'
-    if not isinstance(value, Mapping) or not all(
-        isinstance(row, Mapping) and all(_is_price(usd) for usd in row.values())
-        for row in value.values()
-    ):
+    rows = value.values() if isinstance(value, Mapping) else None
+    if rows is None or not all(isinstance(row, Mapping) for row in rows):
         raise SpecError(f"expected USD per image by quality and size, like {example}", field=where)
+    assert isinstance(value, Mapping)
+    for quality, row in value.items():
+        for size, usd in row.items():
+            if not _is_price(usd, MAX_IMAGE_PRICE):
+                raise SpecError(
+                    f"expected USD per image (a number from 0 to {MAX_IMAGE_PRICE:g}), "
+                    f"got {_shown(usd)}",
+                    field=f"{where}.{quality}.{size}",
+                )
 
 
 def prices_for(model: str, overrides: Mapping[str, Mapping[str, Any]]) -> Prices:

@@ -12,8 +12,16 @@ request; at most ``concurrency`` requests are in flight, spaced to stay under
 ``requests_per_minute``. Failures that may pass (429 other than quota, 5xx,
 timeouts, dropped connections) are retried per :mod:`~assetgen.providers.retry`;
 each retry and each model warning is reported as an :class:`~assetgen.events.Event`.
-The API key is read from the environment on the first request and is
-redacted from every message this module builds.
+
+Everything on the wire is bounded: ``[provider] timeout`` bounds each whole
+response (not each read, which a server trickling bytes would pass), an
+answer is read up to :data:`MAX_RESPONSE_BYTES`, and every image in it is
+decoded in full (:mod:`~assetgen.providers.decode`) before it is returned, so
+a damaged answer is a failed attempt, retried, and never stored.
+
+The API key is read from the environment on the first request, refused
+unless an HTTP header can carry it, and redacted (in every spelling, see
+:mod:`assetgen.secrets`) from every message this module builds.
 """
 
 from __future__ import annotations
@@ -21,18 +29,23 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 import httpx
 
 from .. import __version__
-from ..errors import ProviderAuthError, ProviderError, SpecError
+from ..errors import AssetgenError, ProviderAuthError, ProviderError, SpecError
 from ..events import Emit, Event, ignore
+from ..secrets import Redactor, key_problem
 from ..spec_types import ProviderConfig
-from .base import ImageRequest, ImageResult, Provider
-from .inputs import PreparedInputs, encode_kept, inspect_inputs, prepare_inputs, sniff_format
+from .base import ImageRequest, ImageResult, Provider, Usage
+from .decode import UndecodableImage, check_image
+from .inputs import PreparedInputs, encode_kept, inspect_inputs, prepare_inputs
+from .limits import MAX_RESPONSE_BYTES, check_config
 from .models import (
+    MB,
     ModelProfile,
     body_fields,
     image_price,
@@ -44,10 +57,18 @@ from .models import (
     usage_cost,
 )
 from .retry import RateLimiter, RetryPolicy, retry_after, should_retry
-from .wire import decode_images, form_values, one_line, parse_error, parse_usage
+from .wire import (
+    BrokenImage,
+    MalformedUsage,
+    decode_images,
+    form_values,
+    one_line,
+    parse_error,
+    parse_usage,
+)
 
 CONNECT_TIMEOUT = 10.0
-"""Seconds to open a connection; the read timeout is ``[provider] timeout``."""
+"""Seconds to open a connection; ``[provider] timeout`` bounds the whole response."""
 BASE_URL_ENV = "OPENAI_BASE_URL"
 
 
@@ -71,7 +92,8 @@ class OpenAIProvider(Provider):
 
     ``transport`` replaces httpx's network transport (tests); ``retry``
     replaces the backoff policy built from ``max_retries``; ``today`` fixes
-    the date that model shutdowns are judged against.
+    the date that model shutdowns are judged against; ``max_response_bytes``
+    bounds one answer. Raises SpecError for ``[provider]`` values out of range.
     """
 
     kind = "openai"
@@ -84,8 +106,10 @@ class OpenAIProvider(Provider):
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         today: date | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         super().__init__(emit)
+        check_config(config)
         self.config = config
         self.base_url = resolve_base_url(config)
         self.retry = retry or RetryPolicy(max_retries=config.max_retries)
@@ -94,6 +118,8 @@ class OpenAIProvider(Provider):
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._key: str | None = None
+        self._redactor = Redactor()
+        self.max_response_bytes = max_response_bytes
         self._slots = asyncio.Semaphore(config.concurrency)
         self._pace = RateLimiter(config.requests_per_minute)
         self._noted: set[str] = set()
@@ -122,21 +148,28 @@ class OpenAIProvider(Provider):
 
     async def generate(self, request: ImageRequest) -> ImageResult:
         """Send the request (retrying what may pass) and decode the images."""
+        try:
+            return await self._generate(request)
+        except AssetgenError:
+            raise
+        except Exception as exc:
+            # Foreign errors may quote a header (the key): redact, and drop the chain.
+            message = f"internal error in the openai provider: {exc!r} (please report it)"
+            raise self._error(message, request) from None
+
+    async def _generate(self, request: ImageRequest) -> ImageResult:
         profile = self._profile(request)
         self._check_params(profile, request)
         client = self._http()
         fields = body_fields(profile, request)
-        prepared: PreparedInputs | None = None
-        if request.operation == "edit":
-            prepared = await asyncio.to_thread(
-                prepare_inputs, request, profile, self.config.image_field
-            )
-            files = [(p.field, (p.filename, p.data, p.mime)) for p in prepared.files]
-            content: dict[str, Any] = {"data": form_values(fields), "files": files}
-            response = await self._post(client, request, "/images/edits", content)
-        else:
-            response = await self._post(client, request, "/images/generations", {"json": fields})
-        return await self._result(request, response, prepared)
+        if request.operation == "generate":
+            return await self._exchange(client, request, "/images/generations", {"json": fields})
+        prepared = await asyncio.to_thread(
+            prepare_inputs, request, profile, self.config.image_field
+        )
+        files = [(p.field, (p.filename, p.data, p.mime)) for p in prepared.files]
+        content: dict[str, Any] = {"data": form_values(fields), "files": files}
+        return await self._exchange(client, request, "/images/edits", content, prepared)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -193,9 +226,19 @@ class OpenAIProvider(Provider):
     def _api_key(self) -> str:
         if self._key is None:
             env = self.config.api_key_env
-            key = os.environ.get(env, "").strip()
+            raw = os.environ.get(env, "")
+            key = raw.strip()
+            if key:  # redact before checking: from here on, no message may show it
+                self._redactor.add(raw)
+                self._redactor.add(key)
             if not key:
                 raise ProviderAuthError(f"no API key: set the environment variable {env}")
+            problem = key_problem(key)
+            if problem is not None:
+                raise ProviderAuthError(
+                    f"the API key in the environment variable {env} cannot be sent: {problem}; "
+                    f"set {env} again to the key alone"
+                )
             self._key = key
         return self._key
 
@@ -224,7 +267,7 @@ class OpenAIProvider(Provider):
         return self._client
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "[redacted]") if self._key else text
+        return self._redactor.redact(text)
 
     def _error(
         self,
@@ -237,17 +280,24 @@ class OpenAIProvider(Provider):
         hint: str | None = None,
         cls: type[ProviderError] = ProviderError,
     ) -> ProviderError:
-        text = self._redact(one_line(message))
-        hint = self._redact(hint) if hint else None
+        # Redact first: squeezing whitespace would change a key holding a line break.
+        text = one_line(self._redact(message))
+        hint = one_line(self._redact(hint)) if hint else None
         return cls(
             text, code=code, status=status, retryable=retryable, asset=request.asset, hint=hint
         )
 
-    async def _post(
-        self, client: httpx.AsyncClient, request: ImageRequest, path: str, content: dict[str, Any]
-    ) -> httpx.Response:
-        """POST, retrying what may pass; the successful response."""
+    async def _exchange(
+        self,
+        client: httpx.AsyncClient,
+        request: ImageRequest,
+        path: str,
+        content: dict[str, Any],
+        prepared: PreparedInputs | None = None,
+    ) -> ImageResult:
+        """POST and decode, retrying what may pass (a damaged answer too)."""
         retries = 0
+        wasted: list[float | None] = []
         # The slot is held through retry waits: a service that asks this build to
         # back off gets no other request from it in the meantime.
         async with self._slots:
@@ -255,11 +305,14 @@ class OpenAIProvider(Provider):
                 await self._pace.wait()
                 headers: httpx.Headers | dict[str, str] = {}
                 try:
-                    response = await self._send(client, request, path, content)
-                    headers = response.headers
-                    self._raise_for_status(request, response)
-                    return response
+                    answer = await self._send(client, request, path, content)
+                    headers = answer.headers
+                    self._raise_for_status(request, answer)
+                    result = await self._result(request, answer, prepared)
+                    return _with_wasted(result, wasted)
                 except ProviderError as error:
+                    if isinstance(error, _BrokenAnswer):
+                        wasted.append(error.cost_usd)
                     delay = self._retry_delay(error, retries, headers)
                     if delay is None:
                         raise
@@ -269,10 +322,18 @@ class OpenAIProvider(Provider):
 
     async def _send(
         self, client: httpx.AsyncClient, request: ImageRequest, path: str, content: dict[str, Any]
-    ) -> httpx.Response:
+    ) -> _Answer:
+        """One POST whose whole answer arrives within ``[provider] timeout``."""
         url = f"{self.base_url}{path}"
+        limit = f"[provider] timeout = {self.config.timeout:g} s"
         try:
-            return await client.post(path, **content)
+            async with asyncio.timeout(self.config.timeout):
+                async with client.stream("POST", path, **content) as response:
+                    body = await self._read(request, response, url)
+                    return _Answer(response.status_code, response.headers, body, url)
+        except TimeoutError as exc:
+            message = f"no complete answer from {url} in time ({limit} bounds the whole answer)"
+            raise self._error(message, request, retryable=True) from exc
         except httpx.TimeoutException as exc:
             timeout = self.config.timeout
             message = f"no answer from {url} in time ({type(exc).__name__}: " + (
@@ -286,6 +347,28 @@ class OpenAIProvider(Provider):
             raise self._error(message, request, retryable=True) from exc
         except httpx.HTTPError as exc:
             raise self._error(f"request to {url} failed: {exc}", request) from exc
+
+    async def _read(self, request: ImageRequest, response: httpx.Response, url: str) -> bytes:
+        """The body, refused as soon as it is larger than ``max_response_bytes``."""
+        limit = self.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        # A length of 19+ digits is over any limit (and int() of 4300+ digits raises).
+        size = (int(declared) if len(declared) < 19 else limit + 1) if declared.isdigit() else 0
+        chunks: list[bytes] = []
+        if size <= limit:
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    break
+                chunks.append(chunk)
+        if size > limit:
+            message = (
+                f"the answer from {url} is larger than {limit / MB:g} MB, the most assetgen "
+                "reads; ask for fewer images (n) or smaller ones"
+            )
+            raise self._error(message, request, status=response.status_code)
+        return b"".join(chunks)
 
     def _retry_delay(
         self, error: ProviderError, retries: int, headers: httpx.Headers | dict[str, str]
@@ -316,22 +399,22 @@ class OpenAIProvider(Provider):
 
     # -- responses ------------------------------------------------------------
 
-    def _raise_for_status(self, request: ImageRequest, response: httpx.Response) -> None:
-        status = response.status_code
+    def _raise_for_status(self, request: ImageRequest, answer: _Answer) -> None:
+        status = answer.status
         if status < 300:
             return
-        url = str(response.request.url)
+        url = answer.url
         if status < 400:
-            where = response.headers.get("location", "elsewhere")
+            where = answer.headers.get("location", "elsewhere")
             message = (
                 f"{url} redirects ({status}) to {where}: [provider] base_url is probably wrong"
             )
             raise self._error(message, request, status=status)
-        error = parse_error(_json(response))
+        error = parse_error(_json(answer.content))
         if error is None:
-            kind = response.headers.get("content-type", "no content type")
+            kind = answer.headers.get("content-type", "no content type")
             message = f"{url} answered {status} with a non-JSON body ({kind}): is base_url right?"
-            retryable = should_retry(status, None, response.headers)
+            retryable = should_retry(status, None, answer.headers)
             raise self._error(message, request, status=status, retryable=retryable)
         if status == 401:
             message = (
@@ -344,49 +427,108 @@ class OpenAIProvider(Provider):
             message = f"model {request.model!r} is not available at {self.base_url}"
             hint = "locked assets stay valid; change [provider] model or the asset's model"
             raise self._error(message, request, status=status, code=error.code, hint=hint)
-        retryable = should_retry(status, error.code or error.type, response.headers)
+        retryable = should_retry(status, error.code or error.type, answer.headers)
         raise self._error(
             error.message, request, status=status, code=error.code, retryable=retryable
         )
 
     async def _result(
-        self, request: ImageRequest, response: httpx.Response, prepared: PreparedInputs | None
+        self, request: ImageRequest, answer: _Answer, prepared: PreparedInputs | None
     ) -> ImageResult:
-        payload = _json(response)
-        url = str(response.request.url)
+        payload = _json(answer.content)
+        url = answer.url
         if not isinstance(payload, dict):
-            kind = response.headers.get("content-type", "no content type")
+            kind = answer.headers.get("content-type", "no content type")
             message = f"{url} answered with a non-JSON body ({kind}): is base_url right?"
-            raise self._error(message, request, status=response.status_code)
+            raise self._error(message, request, status=answer.status)
         error = parse_error(payload)
         if error is not None and "data" not in payload:  # some relays answer errors with 200
-            raise self._error(error.message, request, status=response.status_code, code=error.code)
+            raise self._error(error.message, request, status=answer.status, code=error.code)
+        usage, warnings = _usage(payload)
+        cost = usage_cost(prices_for(request.model, self._prices), usage)
         try:
             images = decode_images(payload)
-            image_format = sniff_format(images[0]) or str(payload.get("output_format") or "png")
-            if prepared is not None and prepared.region is not None and request.keep_unmasked:
-                images = await asyncio.to_thread(_keep_unmasked, request, prepared, images)
-                image_format = request.output_format
-        except (ValueError, OSError) as exc:  # OSError: Pillow cannot read the image
+            image_format = await asyncio.to_thread(_check_images, images)
+        except (BrokenImage, UndecodableImage) as exc:
+            raise self._broken(request, exc, cost) from exc
+        except ValueError as exc:
             raise self._error(f"unusable answer from {url}: {exc}", request) from exc
-        usage = parse_usage(payload)
-        short = len(images) < request.n
+        if prepared is not None and prepared.region is not None and request.keep_unmasked:
+            try:
+                images = await asyncio.to_thread(_keep_unmasked, request, prepared, images)
+            except (ValueError, OSError) as exc:  # OSError: Pillow cannot read the image
+                raise self._error(f"unusable answer from {url}: {exc}", request) from exc
+            image_format = request.output_format
+        if len(images) < request.n:
+            warnings += (f"asked for {request.n} images, got {len(images)}",)
         return ImageResult(
             images=tuple(images),
             format=image_format,
             usage=usage,
-            cost_usd=usage_cost(prices_for(request.model, self._prices), usage),
+            cost_usd=cost,
             model=request.model,
-            request_id=response.headers.get("x-request-id"),
-            warnings=(f"asked for {request.n} images, got {len(images)}",) if short else (),
+            request_id=answer.headers.get("x-request-id"),
+            warnings=tuple(self._redact(warning) for warning in warnings),
+        )
+
+    def _broken(self, request: ImageRequest, exc: ValueError, cost: float | None) -> ProviderError:
+        message = f"the API returned an image that could not be decoded: {exc}"
+        text = one_line(self._redact(message))
+        return _BrokenAnswer(
+            text, code="broken_image", retryable=True, asset=request.asset, cost_usd=cost
         )
 
 
-def _json(response: httpx.Response) -> object:
+@dataclass(frozen=True)
+class _Answer:
+    """One whole HTTP answer, read within the limits."""
+
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    url: str
+
+
+class _BrokenAnswer(ProviderError):
+    """An answer whose image is damaged: retried like a 5xx; it may have been billed."""
+
+    def __init__(self, message: str, *, cost_usd: float | None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.cost_usd = cost_usd
+
+
+def _json(content: bytes) -> object:
     try:
-        return json.loads(response.content)
+        return json.loads(content)
     except ValueError:
         return None
+
+
+def _usage(payload: dict[str, Any]) -> tuple[Usage | None, tuple[str, ...]]:
+    """The answer's usage, or ``None`` with a warning when it is malformed."""
+    try:
+        return parse_usage(payload), ()
+    except MalformedUsage as exc:
+        return None, (f"the answer's usage is malformed ({exc}), so its cost is unknown",)
+
+
+def _check_images(images: list[bytes]) -> str:
+    """The one format of the answer's images, each decoded in full."""
+    formats = {check_image(data, f"data[{index}]") for index, data in enumerate(images)}
+    if len(formats) > 1:
+        raise UndecodableImage(f"the images are of several formats ({', '.join(sorted(formats))})")
+    return formats.pop()
+
+
+def _with_wasted(result: ImageResult, wasted: list[float | None]) -> ImageResult:
+    """``result`` charged with the damaged answers retried before it (they may be billed)."""
+    if not wasted:
+        return result
+    known = [cost for cost in wasted if cost is not None]
+    cost = None if result.cost_usd is None else result.cost_usd + sum(known)
+    about = f" (about ${sum(known):.4f})" if known else ""
+    note = f"{len(wasted)} damaged answer(s) were asked again; they may have been billed{about}"
+    return replace(result, cost_usd=cost, warnings=(*result.warnings, note))
 
 
 def _keep_unmasked(

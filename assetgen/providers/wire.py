@@ -55,16 +55,35 @@ def parse_error(payload: object) -> ApiError | None:
     return ApiError(message or "no message given", code, kind, param)
 
 
+MAX_TOKENS = 100_000_000
+"""More tokens than any one image request can bill: a larger count is a broken answer."""
+
+
+class MalformedUsage(ValueError):
+    """The answer's ``usage`` holds counts that cannot be billed tokens."""
+
+
 def _int(mapping: object, *path: str) -> int | None:
+    """The token count at ``path``; ``None`` when absent; MalformedUsage when not a count."""
     for name in path:
-        if not isinstance(mapping, Mapping):
+        if not isinstance(mapping, Mapping) or name not in mapping:
             return None
-        mapping = mapping.get(name)
-    return mapping if isinstance(mapping, int) and not isinstance(mapping, bool) else None
+        mapping = mapping[name]
+    if mapping is None:
+        return None
+    if not isinstance(mapping, int) or isinstance(mapping, bool):
+        raise MalformedUsage(f"usage.{'.'.join(path)} is not a whole number of tokens")
+    if not 0 <= mapping <= MAX_TOKENS:
+        raise MalformedUsage(f"usage.{'.'.join(path)} = {mapping} is not a token count")
+    return mapping
 
 
 def parse_usage(payload: Mapping[str, Any]) -> Usage | None:
-    """Billed tokens; input tokens without a breakdown count as text."""
+    """Billed tokens; input tokens without a breakdown count as text.
+
+    ``None`` when the answer has no usage; :class:`MalformedUsage` when it has
+    one whose counts are negative, fractional or absurd.
+    """
     usage = payload.get("usage")
     if not isinstance(usage, Mapping):
         return None
@@ -83,8 +102,16 @@ def parse_usage(payload: Mapping[str, Any]) -> Usage | None:
     return Usage(input_text_tokens=text_in, input_image_tokens=image_in, output_tokens=output or 0)
 
 
+class BrokenImage(ValueError):
+    """An image of the answer arrived damaged (may pass when asked again)."""
+
+
 def decode_images(payload: Mapping[str, Any]) -> list[bytes]:
-    """The images of ``data[].b64_json``; ValueError says what is wrong with the answer."""
+    """The images of ``data[].b64_json``; ValueError says what is wrong with the answer.
+
+    Invalid base64 raises :class:`BrokenImage`; whether the bytes are an
+    image is for :func:`~assetgen.providers.decode.check_image` to say.
+    """
     data = payload.get("data")
     if not isinstance(data, list) or not data:
         raise ValueError("the answer holds no images (no data[])")
@@ -101,5 +128,5 @@ def decode_images(payload: Mapping[str, Any]) -> list[bytes]:
         try:
             images.append(base64.b64decode(encoded, validate=True))
         except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"data[{index}].b64_json is not valid base64") from exc
+            raise BrokenImage(f"data[{index}].b64_json is not valid base64") from exc
     return images

@@ -1,0 +1,59 @@
+"""Bounds of the ``[provider]`` table: values that would hang, spin or break a header.
+
+The spec reader checks types; these checks are the provider's own, so they
+hold however a :class:`~assetgen.spec_types.ProviderConfig` was made.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ..errors import SpecError
+from ..secrets import key_problem
+from ..spec_types import ProviderConfig
+from .models import MB
+
+MAX_RESPONSE_BYTES = 256 * MB
+"""An answer larger than this is refused (ten 1536x1024 PNGs in base64 take about 40 MB)."""
+MAX_TIMEOUT = 3600.0
+"""``[provider] timeout`` at most, in seconds."""
+MIN_REQUESTS_PER_MINUTE = 1.0
+"""So that the pause between two requests is at most a minute."""
+MAX_REQUESTS_PER_MINUTE = 1_000_000.0
+MAX_RETRIES = 10
+"""``[provider] max_retries`` at most: each retry may cost a timeout's wait."""
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_config(config: ProviderConfig) -> None:
+    """Refuse ``[provider]`` values that would hang, spin or break a header (SpecError)."""
+    if not math.isfinite(config.timeout) or not 0 < config.timeout <= MAX_TIMEOUT:
+        raise SpecError(
+            f"expected a number of seconds > 0 and at most {MAX_TIMEOUT:g}, got {config.timeout!r}",
+            field="provider.timeout",
+        )
+    rpm = config.requests_per_minute
+    if rpm is not None and not MIN_REQUESTS_PER_MINUTE <= rpm <= MAX_REQUESTS_PER_MINUTE:
+        raise SpecError(
+            f"expected {MIN_REQUESTS_PER_MINUTE:g} to {MAX_REQUESTS_PER_MINUTE:g} requests "
+            f"a minute (at most a minute between two requests), got {rpm!r}",
+            field="provider.requests_per_minute",
+        )
+    if not 0 <= config.max_retries <= MAX_RETRIES:
+        raise SpecError(
+            f"expected 0 to {MAX_RETRIES} retries, got {config.max_retries!r}",
+            field="provider.max_retries",
+        )
+    if not _ENV_NAME.fullmatch(config.api_key_env):
+        raise SpecError(
+            "expected the name of an environment variable (letters, digits and _), "
+            "not the key itself",
+            field="provider.api_key_env",
+        )
+    for name in ("organization", "project"):
+        value = getattr(config, name)
+        problem = key_problem(value) if value is not None else None
+        if problem is not None:
+            message = f"cannot be sent as an HTTP header: {problem}"
+            raise SpecError(message, field=f"provider.{name}")
