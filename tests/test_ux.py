@@ -277,5 +277,5 @@ def test_a_slow_request_says_so_in_ci_logs_and_a_timeout_names_the_setting(
     fake_api.script(Reply.slow(2.0), Reply.slow(2.0))
     assert run(tmp_path, "-q", "build", "--yes") == 1
     err = capsys.readouterr().err
-    assert "waited 0.3 s, the [provider] timeout" in err
+    assert "[provider] timeout = 0.3 s" in err
     assert "could not reach" not in err  # it answered, just too slowly
