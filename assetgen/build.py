@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import AssetgenError, ProviderAuthError, SpecError, SpecErrors
@@ -346,11 +347,19 @@ class Builder:
     # -- removals -------------------------------------------------------------
 
     def drop_outputs(self, recorded: Iterable[LockVariant], *, keep: set[str]) -> None:
-        """Delete outputs we wrote that are no longer produced, if still as we wrote them."""
+        """Delete outputs we wrote that are no longer produced, if still as we wrote them.
+
+        Only ever inside out_dir: the lock's paths are checked when it is read,
+        and again here, just before the unlink (defence in depth).
+        """
+        out_dir = self.project.root / self.spec.build.out_dir
         for variant in recorded:
             if variant.path in keep:
                 continue
             path = self.project.root / variant.path
+            if not owned_output(path, out_dir):
+                self.emit(Event("warning", f"left {variant.path} in place: outside out_dir"))
+                continue
             if self.project.hashes.sha256_or_none(path) == variant.sha256:
                 path.unlink()
                 self.project.hashes.forget(path)
@@ -363,6 +372,18 @@ class Builder:
         self.project.locks.record(removal.name, None)
         self.report.removed.append(removal.name)
         self.emit(Event("removed", asset=removal.name))
+
+
+def owned_output(path: Path, out_dir: Path) -> bool:
+    """Whether ``path`` is a file strictly inside ``out_dir``, symlinks resolved.
+
+    The final component is checked unresolved too: unlinking a symlink there
+    would delete a link assetgen never writes.
+    """
+    if path.is_symlink():
+        return False
+    resolved, base = Path(os.path.realpath(path)), Path(os.path.realpath(out_dir))
+    return resolved != base and resolved.is_relative_to(base)
 
 
 async def build(
