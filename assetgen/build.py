@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import AssetgenError, ProviderAuthError, SpecError, SpecErrors
@@ -308,6 +308,7 @@ class Builder:
         )
         rendered: list[LockVariant] = []
         if targets:
+            self.forget_overwritten(step.name, entry, targets)
             job = VariantJob(
                 asset=step.name,
                 original=self.project.root / original.path,
@@ -325,6 +326,28 @@ class Builder:
         final = entry.with_variants(variants)
         if final != self.lock.assets.get(step.name):
             self.commit(step.name, final)
+
+    def forget_overwritten(self, name: str, entry: LockEntry, targets: Iterable[Any]) -> None:
+        """Journal the entry without the variants this render is about to overwrite.
+
+        Otherwise a crash mid-render would leave the lock recording the old
+        hash of a file that already holds new bytes. Paths are predicted from
+        the spec (a ``{hash8}`` name never matches an old one, and needs none).
+        """
+        from .variants import output_size, variant_filename
+
+        original = entry.original
+        paths = set()
+        for target in targets:
+            try:
+                size = output_size((original.width, original.height), target.spec)
+                relative = variant_filename(target.spec, name, size, "")
+            except AssetgenError:
+                continue  # the render reports it
+            paths.add((PurePosixPath(self.spec.build.out_dir) / relative).as_posix())
+        remaining = tuple(v for v in entry.variants if v.path not in paths)
+        if len(remaining) < len(entry.variants):
+            self.commit(name, entry.with_variants(remaining))
 
     def provenance(self, step: AssetStep) -> dict[str, str]:
         return {"asset": step.name, "model": step.asset.model, "prompt": step.asset.prompt}

@@ -407,3 +407,33 @@ def test_a_store_dir_written_with_dot_slash_still_parses(
     )
     assert run(root, "-q", "build") == 0, capsys.readouterr().err
     assert run(root, "check") == 0, capsys.readouterr().err
+
+
+# -- the lock tells the truth about the files it names ----------------------------------
+
+CLASH = """
+[[asset]]
+name = "hero"
+prompt = "{prompt}"
+variants = [{variants}]
+"""
+ONE = '{ width = 64, format = "png", filename = "{name}-{width}w.img" }'
+TWO = ONE + ', { width = 64, format = "webp", filename = "{name}-{width}w.img" }'
+
+
+def test_a_render_that_fails_midway_leaves_no_stale_hash_in_the_lock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A variant file is overwritten before the render fails (as at a crash mid-render):
+    the lock must not keep the old file's hash for it."""
+    from assetgen.project import open_project
+
+    root = tmp_path / "site"
+    make_project(root, CLASH.format(prompt="a hero", variants=ONE))
+    assert run(root, "-q", "build") == 0
+    make_project(root, CLASH.format(prompt="a new hero", variants=TWO))
+    assert run(root, "-q", "build") == 1  # the second variant clashes with the first
+    assert "both write hero-64w.img" in capsys.readouterr().err
+    lock = open_project(root / "assetgen.toml").locks.load()
+    for variant in lock.assets["hero"].variants:
+        assert sha(root / variant.path) == variant.sha256, variant.path
