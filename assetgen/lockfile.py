@@ -172,17 +172,39 @@ class LockFolders:
     """Variants: anywhere inside, after resolving symlinks."""
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    """Whether ``path`` resolves strictly inside ``folder`` (both resolved, links followed)."""
-    try:
-        resolved = Path(os.path.realpath(path))
-        base = Path(os.path.realpath(folder))
-    except (OSError, ValueError):
-        return False
-    return resolved != base and resolved.is_relative_to(base)
+class Resolver:
+    """``realpath`` with folders cached for one read: one ``lstat`` per file, not per part.
+
+    Made afresh for every read of the lock or journal, so a symlink changed
+    since is seen.
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, Path] = {}
+
+    def real(self, path: Path) -> Path:
+        if path.name in ("", ".", ".."):
+            return Path(os.path.realpath(path))
+        parent = self._folders.get(path.parent)
+        if parent is None:
+            parent = self._folders[path.parent] = Path(os.path.realpath(path.parent))
+        leaf = parent / path.name
+        return Path(os.path.realpath(leaf)) if leaf.is_symlink() else leaf
+
+    def inside(self, path: Path, folder: Path) -> bool:
+        """Whether ``path`` resolves strictly inside ``folder`` (symlinks followed)."""
+        try:
+            resolved = self.real(path)
+            base = self._folders.get(folder) or Path(os.path.realpath(folder))
+        except (OSError, ValueError):  # e.g. a NUL byte, a loop of symlinks
+            return False
+        self._folders[folder] = base
+        return resolved != base and resolved.is_relative_to(base)
 
 
-def original_path_problem(path: str, sha256: str, folders: LockFolders) -> str | None:
+def original_path_problem(
+    path: str, sha256: str, folders: LockFolders, resolver: Resolver | None = None
+) -> str | None:
     """Why ``path`` is not where this store keeps the original ``sha256``; None if it is.
 
     The only acceptable path is the store's own name for the content:
@@ -199,17 +221,20 @@ def original_path_problem(path: str, sha256: str, folders: LockFolders) -> str |
         known = "|".join(sorted(set(EXTENSIONS.values())))
         sample = f"{folders.store_dir}/{sha256[:2]}/{sha256}.{{{known}}}"
         return f"original path {path!r} is not the store's own name for it ({sample})"
-    if not _inside(folders.root / path, folders.root / folders.store_dir):
+    resolver = resolver or Resolver()
+    if not resolver.inside(folders.root / path, folders.root / folders.store_dir):
         return f"original path {path!r} leads outside store_dir {folders.store_dir!r}"
     return None
 
 
-def variant_path_problem(path: str, folders: LockFolders) -> str | None:
+def variant_path_problem(
+    path: str, folders: LockFolders, resolver: Resolver | None = None
+) -> str | None:
     """Why ``path`` is not a file inside out_dir (symlinks resolved); None if it is."""
     if (
         "\0" in path
         or posixpath.isabs(path)
-        or not _inside(folders.root / path, folders.root / folders.out_dir)
+        or not (resolver or Resolver()).inside(folders.root / path, folders.root / folders.out_dir)
     ):
         return f"variant path {path!r} is outside out_dir {folders.out_dir!r}"
     return None
@@ -219,11 +244,17 @@ class _EntryReader:
     """Checks one lock (or journal) entry field by field; fails naming the field."""
 
     def __init__(
-        self, file: str, asset: str, folders: LockFolders | None, fix: str | None = None
+        self,
+        file: str,
+        asset: str,
+        folders: LockFolders | None,
+        fix: str | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.file = file
         self.asset = asset
         self.folders = folders
+        self.resolver = resolver or Resolver()
         self.fix = fix
         """One repair hint for every problem (a journal's), instead of the lock's two."""
 
@@ -311,7 +342,7 @@ class _EntryReader:
         sha = self.pattern(data["sha256"], f"{field}.sha256", SHA256, "64 hex digits")
         path = self.string(data["path"], f"{field}.path", empty=False)
         if self.folders is not None:
-            problem = original_path_problem(path, sha, self.folders)
+            problem = original_path_problem(path, sha, self.folders, self.resolver)
             if problem:
                 self.fail(f"{field}.path", problem, unsafe=True)
         return LockOriginal(
@@ -326,7 +357,7 @@ class _EntryReader:
         self.fields(data, field, required, frozenset({"encoder"}))
         path = self.string(data["path"], f"{field}.path", empty=False)
         if self.folders is not None:
-            problem = variant_path_problem(path, self.folders)
+            problem = variant_path_problem(path, self.folders, self.resolver)
             if problem:
                 self.fail(f"{field}.path", problem, unsafe=True)
         fmt = self.string(data["format"], f"{field}.format")
@@ -405,13 +436,15 @@ def read_entry(
     asset: str,
     folders: LockFolders | None = None,
     fix: str | None = None,
+    resolver: Resolver | None = None,
 ) -> LockEntry:
     """Check one entry's every field (and, with ``folders``, its paths) and build it.
 
     Raises :class:`LockfileError` (exit 2) naming ``file``, ``asset`` and the
     field, with how to repair it (``fix`` replaces the lock's repair hints).
+    One ``resolver`` shared by the entries of a read saves resolving folders again.
     """
-    return _EntryReader(file, asset, folders, fix).entry(data)
+    return _EntryReader(file, asset, folders, fix, resolver).entry(data)
 
 
 def decode_lock(data: bytes, *, file: str) -> str:
@@ -447,8 +480,9 @@ def parse_lock(text: str, *, file: str, folders: LockFolders | None = None) -> L
     tables = data.get("assets", {})
     if not isinstance(tables, dict):
         raise LockfileError("`assets` must be a table of asset tables", file=file, hint=FIX)
+    resolver = Resolver()
     assets = {
-        name: read_entry(table, file=file, asset=name, folders=folders)
+        name: read_entry(table, file=file, asset=name, folders=folders, resolver=resolver)
         for name, table in tables.items()
     }
     return Lockfile(assets)
