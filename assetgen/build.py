@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import AssetgenError, ProviderAuthError, SpecError, SpecErrors
@@ -304,6 +305,7 @@ class Builder:
         )
         rendered: list[LockVariant] = []
         if targets:
+            self.forget_overwritten(step.name, entry, targets)
             job = VariantJob(
                 asset=step.name,
                 original=self.project.root / original.path,
@@ -321,6 +323,28 @@ class Builder:
         final = entry.with_variants(variants)
         if final != self.lock.assets.get(step.name):
             self.commit(step.name, final)
+
+    def forget_overwritten(self, name: str, entry: LockEntry, targets: Iterable[Any]) -> None:
+        """Journal the entry without the variants this render is about to overwrite.
+
+        Otherwise a crash mid-render would leave the lock recording the old
+        hash of a file that already holds new bytes. Paths are predicted from
+        the spec (a ``{hash8}`` name never matches an old one, and needs none).
+        """
+        from .variants import output_size, variant_filename
+
+        original = entry.original
+        paths = set()
+        for target in targets:
+            try:
+                size = output_size((original.width, original.height), target.spec)
+                relative = variant_filename(target.spec, name, size, "")
+            except AssetgenError:
+                continue  # the render reports it
+            paths.add((PurePosixPath(self.spec.build.out_dir) / relative).as_posix())
+        remaining = tuple(v for v in entry.variants if v.path not in paths)
+        if len(remaining) < len(entry.variants):
+            self.commit(name, entry.with_variants(remaining))
 
     def provenance(self, step: AssetStep) -> dict[str, str]:
         return {"asset": step.name, "model": step.asset.model, "prompt": step.asset.prompt}
@@ -343,11 +367,19 @@ class Builder:
     # -- removals -------------------------------------------------------------
 
     def drop_outputs(self, recorded: Iterable[LockVariant], *, keep: set[str]) -> None:
-        """Delete outputs we wrote that are no longer produced, if still as we wrote them."""
+        """Delete outputs we wrote that are no longer produced, if still as we wrote them.
+
+        Only ever inside out_dir: the lock's paths are checked when it is read,
+        and again here, just before the unlink (defence in depth).
+        """
+        out_dir = self.project.root / self.spec.build.out_dir
         for variant in recorded:
             if variant.path in keep:
                 continue
             path = self.project.root / variant.path
+            if not owned_output(path, out_dir):
+                self.emit(Event("warning", f"left {variant.path} in place: outside out_dir"))
+                continue
             if self.project.hashes.sha256_or_none(path) == variant.sha256:
                 path.unlink()
                 self.project.hashes.forget(path)
@@ -360,6 +392,18 @@ class Builder:
         self.project.locks.record(removal.name, None)
         self.report.removed.append(removal.name)
         self.emit(Event("removed", asset=removal.name))
+
+
+def owned_output(path: Path, out_dir: Path) -> bool:
+    """Whether ``path`` is a file strictly inside ``out_dir``, symlinks resolved.
+
+    The final component is checked unresolved too: unlinking a symlink there
+    would delete a link assetgen never writes.
+    """
+    if path.is_symlink():
+        return False
+    resolved, base = Path(os.path.realpath(path)), Path(os.path.realpath(out_dir))
+    return resolved != base and resolved.is_relative_to(base)
 
 
 async def build(

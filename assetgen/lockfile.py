@@ -9,22 +9,55 @@ one JSON line to a journal under ``.assetgen/`` and fsynced (cheap, O(1) per
 asset). The journal is folded into the lock at the end of a build and on the
 next start after a crash. A torn last line (a crash mid-append) is ignored:
 every complete line is an asset that is fully on disk.
+
+Both files are untrusted input: the lock arrives in pull requests, and either
+can be damaged or tampered with. Every field is checked on read (see
+:func:`read_entry`); with :class:`LockFolders` known, every path must also stay
+in the folder assetgen owns for it, symlinks resolved. A bad entry is a
+:class:`LockfileError` (exit 2) naming the file, the asset and the field,
+raised before anything is written or deleted.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import posixpath
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import LockfileError
 from .fsutil import atomic_write_text
 
 LOCK_VERSION = 1
 HEADER = "# assetgen.lock: written by `assetgen build`; do not edit by hand.\n"
+FIX = "fix it, or delete it and run `assetgen build` (cached originals are reused)"
+ENTRY_FIX = (
+    "restore the lock from git (`git checkout -- {file}`), or delete this asset's entry "
+    "and run `assetgen build`: a locally cached original is reused, else it is generated again"
+)
+UNSAFE_FIX = (
+    "assetgen reads and writes originals only in store_dir and variants only in out_dir; "
+    "a lock from an untrusted pull request may be crafted: restore {file} from a trusted "
+    "commit (if you moved [build] store_dir or out_dir, delete the affected entries "
+    "and build again)"
+)
+JOURNAL_FIX = (
+    "a journal is written by assetgen only: delete {file} to drop the interrupted build's "
+    "record (paid originals stay in the local cache and are reused by `assetgen build`)"
+)
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+KEY = re.compile(r"^sha256:[0-9a-f]{64}$")
+VARIANT_FORMATS = frozenset({"png", "jpeg", "webp", "avif"})
+ROLES = frozenset({"image", "mask", "reference"})
+ENTRY_OPTIONAL = frozenset(
+    {"params", "inputs", "original", "candidates", "selected", "usage", "cost_usd",
+     "generated_at", "variants"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,23 +137,9 @@ class LockEntry:
         return data
 
     @classmethod
-    def from_toml(cls, data: dict[str, Any]) -> LockEntry:
-        """Build an entry from its TOML table; raises KeyError/TypeError when malformed."""
-        candidates = data.get("candidates") or [data["original"]]
-        return cls(
-            key=str(data["key"]),
-            provider=str(data["provider"]),
-            model=str(data["model"]),
-            prompt=str(data["prompt"]),
-            params=dict(data.get("params", {})),
-            inputs=tuple(LockInput(**item) for item in data.get("inputs", [])),
-            candidates=tuple(LockOriginal(**item) for item in candidates),
-            selected=int(data.get("selected", 0)),
-            usage=dict(data["usage"]) if data.get("usage") else None,
-            cost_usd=float(data.get("cost_usd", 0.0)),
-            generated_at=str(data.get("generated_at", "")),
-            variants=tuple(LockVariant(**item) for item in data.get("variants", [])),
-        )
+    def from_toml(cls, data: Any, *, file: str = "assetgen.lock", asset: str = "") -> LockEntry:
+        """Build an entry from its TOML table; a :class:`LockfileError` when malformed."""
+        return read_entry(data, file=file, asset=asset)
 
     def with_variants(self, variants: tuple[LockVariant, ...]) -> LockEntry:
         return replace(self, variants=variants)
@@ -142,54 +161,371 @@ class Lockfile:
         return HEADER + tomli_w.dumps(body, multiline_strings=False)
 
 
-def parse_lock(text: str, *, file: str) -> Lockfile:
-    fix = "fix it, or delete it and run `assetgen build` (cached originals are reused)"
+@dataclass(frozen=True)
+class LockFolders:
+    """The folders a lock's paths must stay in (all project-relative, POSIX)."""
+
+    root: Path
+    store_dir: str
+    """Originals: exactly ``<store_dir>/<sha[:2]>/<sha>.<ext>``."""
+    out_dir: str
+    """Variants: anywhere inside, after resolving symlinks."""
+
+
+class Resolver:
+    """``realpath`` with folders cached for one read: one ``lstat`` per file, not per part.
+
+    Made afresh for every read of the lock or journal, so a symlink changed
+    since is seen.
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, Path] = {}
+
+    def real(self, path: Path) -> Path:
+        if path.name in ("", ".", ".."):
+            return Path(os.path.realpath(path))
+        parent = self._folders.get(path.parent)
+        if parent is None:
+            parent = self._folders[path.parent] = Path(os.path.realpath(path.parent))
+        leaf = parent / path.name
+        return Path(os.path.realpath(leaf)) if leaf.is_symlink() else leaf
+
+    def inside(self, path: Path, folder: Path) -> bool:
+        """Whether ``path`` resolves strictly inside ``folder`` (symlinks followed)."""
+        try:
+            resolved = self.real(path)
+            base = self._folders.get(folder) or Path(os.path.realpath(folder))
+        except (OSError, ValueError):  # e.g. a NUL byte, a loop of symlinks
+            return False
+        self._folders[folder] = base
+        return resolved != base and resolved.is_relative_to(base)
+
+
+def original_path_problem(
+    path: str, sha256: str, folders: LockFolders, resolver: Resolver | None = None
+) -> str | None:
+    """Why ``path`` is not where this store keeps the original ``sha256``; None if it is.
+
+    The only acceptable path is the store's own name for the content:
+    ``<store_dir>/<sha[:2]>/<sha>.<ext>``, and it must resolve inside store_dir.
+    """
+    from .store import EXTENSIONS  # store imports this module: import at call time
+
+    if not SHA256.match(sha256):
+        return f"sha256 {sha256!r} is not 64 hex digits"[:200]
+    ext = posixpath.splitext(path)[1].removeprefix(".")
+    tail = f"{sha256[:2]}/{sha256}.{ext}"
+    names = {f"{folders.store_dir}/{tail}", f"{posixpath.normpath(folders.store_dir)}/{tail}"}
+    if ext not in EXTENSIONS.values() or path not in names:
+        known = "|".join(sorted(set(EXTENSIONS.values())))
+        sample = f"{folders.store_dir}/{sha256[:2]}/{sha256}.{{{known}}}"
+        return f"original path {path!r} is not the store's own name for it ({sample})"
+    resolver = resolver or Resolver()
+    if not resolver.inside(folders.root / path, folders.root / folders.store_dir):
+        return f"original path {path!r} leads outside store_dir {folders.store_dir!r}"
+    return None
+
+
+def variant_path_problem(
+    path: str, folders: LockFolders, resolver: Resolver | None = None
+) -> str | None:
+    """Why ``path`` is not a file inside out_dir (symlinks resolved); None if it is."""
+    if (
+        "\0" in path
+        or posixpath.isabs(path)
+        or not (resolver or Resolver()).inside(folders.root / path, folders.root / folders.out_dir)
+    ):
+        return f"variant path {path!r} is outside out_dir {folders.out_dir!r}"
+    return None
+
+
+class _EntryReader:
+    """Checks one lock (or journal) entry field by field; fails naming the field."""
+
+    def __init__(
+        self,
+        file: str,
+        asset: str,
+        folders: LockFolders | None,
+        fix: str | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
+        self.file = file
+        self.asset = asset
+        self.folders = folders
+        self.resolver = resolver or Resolver()
+        self.fix = fix
+        """One repair hint for every problem (a journal's), instead of the lock's two."""
+
+    def fail(self, field: str, message: str, *, unsafe: bool = False) -> NoReturn:
+        hint = self.fix or (UNSAFE_FIX if unsafe else ENTRY_FIX).format(file=self.file)
+        raise LockfileError(
+            message, file=self.file, asset=self.asset or None, field=field or None, hint=hint
+        )
+
+    def table(self, value: Any, field: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(field, f"must be a table, not {type(value).__name__}")
+        return value
+
+    def fields(
+        self,
+        data: dict[str, Any],
+        field: str,
+        required: set[str],
+        optional: frozenset[str] = frozenset(),
+    ) -> None:
+        """Every required key present, no key unknown (a typo must not be ignored)."""
+        missing = sorted(required - set(data))
+        if missing:
+            self.fail(f"{field}.{missing[0]}" if field else missing[0], "is missing")
+        unknown = sorted(set(data) - required - optional)
+        if unknown:
+            self.fail(field, f"has unknown field(s) {', '.join(map(repr, unknown))}"[:200])
+
+    def string(self, value: Any, field: str, *, empty: bool = True) -> str:
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            kind = "text" if empty else "non-empty text"
+            self.fail(field, f"must be {kind}, not {value!r}"[:200])
+        return value
+
+    def pattern(self, value: Any, field: str, regex: re.Pattern[str], shape: str) -> str:
+        if not isinstance(value, str) or not regex.match(value):
+            self.fail(field, f"must be {shape}, not {value!r}"[:200])
+        return value
+
+    def integer(self, value: Any, field: str, *, least: int) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            kind = "a positive whole number" if least > 0 else "a whole number >= 0"
+            self.fail(field, f"must be {kind}, not {value!r}"[:200])
+        return value
+
+    def cost(self, value: Any, field: str) -> float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or value < 0:
+            self.fail(field, f"must be a finite number >= 0, not {value!r}"[:200])
+        return float(value)
+
+    def items(self, value: Any, field: str) -> list[dict[str, Any]]:
+        if not isinstance(value, list):
+            self.fail(field, f"must be an array of tables, not {type(value).__name__}")
+        return [self.table(item, f"{field}[{i}]") for i, item in enumerate(value)]
+
+    def params(self, value: Any) -> dict[str, Any]:
+        table = self.table(value, "params")
+        for name, item in table.items():
+            scalar = isinstance(item, str | int | float) and not (
+                isinstance(item, float) and not math.isfinite(item)
+            )
+            if not scalar:
+                self.fail(f"params.{name}", f"must be text, a number or true/false, not {item!r}")
+        return dict(table)
+
+    def usage(self, value: Any) -> dict[str, int] | None:
+        table = self.table(value, "usage")
+        return {k: self.integer(v, f"usage.{k}", least=0) for k, v in table.items()} or None
+
+    def lock_input(self, data: dict[str, Any], field: str) -> LockInput:
+        self.fields(data, field, {"role", "path", "sha256"})
+        role = self.string(data["role"], f"{field}.role")
+        if role not in ROLES:
+            self.fail(f"{field}.role", f"must be one of {', '.join(sorted(ROLES))}, not {role!r}")
+        return LockInput(
+            role=role,
+            path=self.string(data["path"], f"{field}.path", empty=False),
+            sha256=self.pattern(data["sha256"], f"{field}.sha256", SHA256, "64 hex digits"),
+        )
+
+    def original(self, data: dict[str, Any], field: str) -> LockOriginal:
+        self.fields(data, field, {"path", "sha256", "width", "height"})
+        sha = self.pattern(data["sha256"], f"{field}.sha256", SHA256, "64 hex digits")
+        path = self.string(data["path"], f"{field}.path", empty=False)
+        if self.folders is not None:
+            problem = original_path_problem(path, sha, self.folders, self.resolver)
+            if problem:
+                self.fail(f"{field}.path", problem, unsafe=True)
+        return LockOriginal(
+            path=path,
+            sha256=sha,
+            width=self.integer(data["width"], f"{field}.width", least=1),
+            height=self.integer(data["height"], f"{field}.height", least=1),
+        )
+
+    def variant(self, data: dict[str, Any], field: str) -> LockVariant:
+        required = {"path", "key", "sha256", "width", "height", "bytes", "format"}
+        self.fields(data, field, required, frozenset({"encoder"}))
+        path = self.string(data["path"], f"{field}.path", empty=False)
+        if self.folders is not None:
+            problem = variant_path_problem(path, self.folders, self.resolver)
+            if problem:
+                self.fail(f"{field}.path", problem, unsafe=True)
+        fmt = self.string(data["format"], f"{field}.format")
+        if fmt not in VARIANT_FORMATS:
+            known = ", ".join(sorted(VARIANT_FORMATS))
+            self.fail(f"{field}.format", f"must be one of {known}, not {fmt!r}")
+        return LockVariant(
+            path=path,
+            key=self.pattern(data["key"], f"{field}.key", KEY, "sha256:<64 hex digits>"),
+            sha256=self.pattern(data["sha256"], f"{field}.sha256", SHA256, "64 hex digits"),
+            width=self.integer(data["width"], f"{field}.width", least=1),
+            height=self.integer(data["height"], f"{field}.height", least=1),
+            bytes=self.integer(data["bytes"], f"{field}.bytes", least=0),
+            format=fmt,
+            encoder=self.string(data.get("encoder", ""), f"{field}.encoder"),
+        )
+
+    def candidates(self, data: dict[str, Any]) -> tuple[tuple[LockOriginal, ...], int]:
+        """The candidates and the selected index, checked against each other."""
+        if "candidates" in data:
+            found = tuple(
+                self.original(item, f"candidates[{i}]")
+                for i, item in enumerate(self.items(data["candidates"], "candidates"))
+            )
+            if not found:
+                self.fail("candidates", "must list at least one original")
+        elif "original" in data:
+            found = (self.original(self.table(data["original"], "original"), "original"),)
+        else:
+            self.fail("original", "is missing")
+        selected = data.get("selected", 0)
+        if not isinstance(selected, int) or isinstance(selected, bool):
+            self.fail("selected", f"must be a whole number, not {selected!r}"[:200])
+        if not 0 <= selected < len(found):
+            self.fail(
+                "selected",
+                f"is {selected}, but there are {len(found)} candidate(s): "
+                f"it must be 0 to {len(found) - 1} (`assetgen pick` chooses one)",
+            )
+        if "candidates" in data and "original" in data:
+            original = self.original(self.table(data["original"], "original"), "original")
+            if original != found[selected]:
+                self.fail("original", f"does not match candidates[{selected}] (selected)")
+        return found, selected
+
+    def entry(self, data: Any) -> LockEntry:
+        data = self.table(data, "")
+        self.fields(data, "", {"key", "provider", "model", "prompt"}, ENTRY_OPTIONAL)
+        candidates, selected = self.candidates(data)
+        return LockEntry(
+            key=self.pattern(data["key"], "key", KEY, "sha256:<64 hex digits>"),
+            provider=self.string(data["provider"], "provider", empty=False),
+            model=self.string(data["model"], "model", empty=False),
+            prompt=self.string(data["prompt"], "prompt"),
+            params=self.params(data.get("params", {})),
+            inputs=tuple(
+                self.lock_input(item, f"inputs[{i}]")
+                for i, item in enumerate(self.items(data.get("inputs", []), "inputs"))
+            ),
+            candidates=candidates,
+            selected=selected,
+            usage=self.usage(data["usage"]) if "usage" in data else None,
+            cost_usd=self.cost(data.get("cost_usd", 0.0), "cost_usd"),
+            generated_at=self.string(data.get("generated_at", ""), "generated_at"),
+            variants=tuple(
+                self.variant(item, f"variants[{i}]")
+                for i, item in enumerate(self.items(data.get("variants", []), "variants"))
+            ),
+        )
+
+
+def read_entry(
+    data: Any,
+    *,
+    file: str,
+    asset: str,
+    folders: LockFolders | None = None,
+    fix: str | None = None,
+    resolver: Resolver | None = None,
+) -> LockEntry:
+    """Check one entry's every field (and, with ``folders``, its paths) and build it.
+
+    Raises :class:`LockfileError` (exit 2) naming ``file``, ``asset`` and the
+    field, with how to repair it (``fix`` replaces the lock's repair hints).
+    One ``resolver`` shared by the entries of a read saves resolving folders again.
+    """
+    return _EntryReader(file, asset, folders, fix, resolver).entry(data)
+
+
+def decode_lock(data: bytes, *, file: str) -> str:
+    """The lock's text; binary junk (NUL bytes, not UTF-8) is a clear error."""
+    if b"\0" in data:
+        where = data.index(b"\0")
+        raise LockfileError(
+            f"contains a NUL byte at offset {where}: binary data, not a lock", file=file, hint=FIX
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LockfileError(
+            f"is not UTF-8 text (bad byte at offset {exc.start})", file=file, hint=FIX
+        ) from None
+
+
+def parse_lock(text: str, *, file: str, folders: LockFolders | None = None) -> Lockfile:
+    """The lock in ``text``, every entry checked (see :func:`read_entry`)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise LockfileError(f"not valid TOML: {exc}", file=file, hint=fix) from exc
+        raise LockfileError(f"not valid TOML: {exc}", file=file, hint=FIX) from exc
+    except (ValueError, RecursionError) as exc:  # e.g. an integer over 4300 digits, deep nesting
+        raise LockfileError(f"not a readable lock: {exc}"[:300], file=file, hint=FIX) from None
     version = data.get("version")
     if version != LOCK_VERSION:
         raise LockfileError(
-            f"lock format version {version!r} is not supported (expected {LOCK_VERSION})",
+            f"lock format version {version!r} is not supported (expected {LOCK_VERSION})"[:300],
             file=file,
-            hint="upgrade assetgen" if isinstance(version, int) and version > 1 else fix,
+            hint="upgrade assetgen" if isinstance(version, int) and version > 1 else FIX,
         )
-    assets: dict[str, LockEntry] = {}
-    for name, table in data.get("assets", {}).items():
-        try:
-            assets[name] = LockEntry.from_toml(table)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise LockfileError(
-                f"entry for asset {name!r} is malformed ({exc!r})", file=file, hint=fix
-            ) from exc
+    tables = data.get("assets", {})
+    if not isinstance(tables, dict):
+        raise LockfileError("`assets` must be a table of asset tables", file=file, hint=FIX)
+    resolver = Resolver()
+    assets = {
+        name: read_entry(table, file=file, asset=name, folders=folders, resolver=resolver)
+        for name, table in tables.items()
+    }
     return Lockfile(assets)
 
 
 class LockStore:
-    """The lockfile on disk plus its journal: read, record, fold."""
+    """The lockfile on disk plus its journal: read, record, fold.
 
-    def __init__(self, path: Path, journal: Path) -> None:
+    With ``folders``, every path read from either file is checked to stay in
+    the folder assetgen owns for it (see :class:`LockFolders`).
+    """
+
+    def __init__(self, path: Path, journal: Path, folders: LockFolders | None = None) -> None:
         self.path = path
         self.journal = journal
+        self.folders = folders
         self._journal_handle: Any = None
+
+    def display(self, path: Path) -> str:
+        """``path`` as messages name it: project-relative when the project is known."""
+        if self.folders is not None and path.is_relative_to(self.folders.root):
+            return path.relative_to(self.folders.root).as_posix()
+        return path.name
 
     def read_committed(self) -> Lockfile:
         """The lock file alone, without the journal."""
+        file = self.display(self.path)
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return Lockfile()
-        return parse_lock(text, file=self.path.name)
+        except OSError as exc:
+            raise LockfileError(f"cannot be read: {exc.strerror or exc}", file=file) from None
+        return parse_lock(decode_lock(data, file=file), file=file, folders=self.folders)
 
     def load(self) -> Lockfile:
         """The lock with any journal of an interrupted build applied (not written)."""
         lock = self.read_committed()
-        for record in self._journal_records():
-            if "entry" in record:
-                lock.assets[record["name"]] = LockEntry.from_toml(record["entry"])
+        for name, entry in self._journal_records():
+            if entry is not None:
+                lock.assets[name] = entry
             else:
-                lock.assets.pop(record["name"], None)
+                lock.assets.pop(name, None)
         return lock
 
     def recover(self) -> Lockfile:
@@ -199,20 +535,53 @@ class LockStore:
             self.write(lock)
         return lock
 
-    def _journal_records(self) -> list[dict[str, Any]]:
+    def _journal_records(self) -> list[tuple[str, LockEntry | None]]:
+        """The journal's complete records, each checked like a lock entry.
+
+        Only the last line can be torn (a crash mid-append): it is ignored, and
+        no proper prefix of a JSON object is valid JSON, so a torn line never
+        parses. Any other bad line (not JSON, or JSON that is not a well-formed
+        record) cannot come from a crash: it means damage, tampering or a bug.
+        It is refused, not skipped: skipping could silently drop a paid result
+        (and pay for it again) or apply half of what the journal meant.
+        """
+        file = self.display(self.journal)
         try:
-            lines = self.journal.read_text(encoding="utf-8").splitlines()
+            lines = self.journal.read_bytes().split(b"\n")
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise LockfileError(f"cannot be read: {exc.strerror or exc}", file=file) from None
+        while lines and not lines[-1].strip():
+            lines.pop()
         records = []
-        for line in lines:
+        for number, line in enumerate(lines, start=1):
             try:
                 record = json.loads(line)
-            except ValueError:
-                break  # a torn last line: the crash happened mid-append
-            if isinstance(record, dict) and isinstance(record.get("name"), str):
-                records.append(record)
+            except (ValueError, RecursionError):
+                if number == len(lines):
+                    break  # a torn last line: the crash happened mid-append
+                raise LockfileError(
+                    f"line {number} is not a journal record (damaged)",
+                    file=file,
+                    hint=JOURNAL_FIX.format(file=file),
+                ) from None
+            records.append(self._journal_record(record, file, number))
         return records
+
+    def _journal_record(self, record: Any, file: str, number: int) -> tuple[str, LockEntry | None]:
+        name = record.get("name") if isinstance(record, dict) else None
+        if not isinstance(name, str) or not name:
+            raise LockfileError(
+                f"line {number} is not a journal record (no asset name)",
+                file=file,
+                hint=JOURNAL_FIX.format(file=file),
+            )
+        if "entry" not in record:
+            return name, None
+        fix = JOURNAL_FIX.format(file=file)
+        entry = read_entry(record["entry"], file=file, asset=name, folders=self.folders, fix=fix)
+        return name, entry
 
     def record(self, name: str, entry: LockEntry | None) -> None:
         """Make one asset's new state durable now (``None`` removes it)."""
@@ -231,7 +600,7 @@ class LockStore:
         text = lock.dumps()
         try:
             changed = self.path.read_text(encoding="utf-8") != text
-        except FileNotFoundError:
+        except (FileNotFoundError, UnicodeDecodeError):
             changed = True
         if changed:
             atomic_write_text(self.path, text)

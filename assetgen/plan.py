@@ -18,13 +18,14 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from .dependencies import Original, resolve, topological, with_upstreams
-from .errors import UsageError
+from .errors import LockfileError, UsageError
 from .graph import Asset, generation_key, key_params, variant_key
 from .hashing import HashCache
-from .lockfile import LockEntry, Lockfile, LockVariant
+from .lockfile import LockEntry, Lockfile, LockFolders, LockVariant, original_path_problem
 from .spec_types import Spec, VariantSpec
 from .store import KeyRecord, Store
 from .validation import did_you_mean
@@ -266,10 +267,40 @@ class Planner:
         elif key in self.by_key:
             record = record_from_entry(self.by_key[key])
         else:
-            return self.store.recall(key)
+            return self.recall(key)
         if all(self.store.present(c) or self.store.in_cache(c) for c in record.candidates):
             return record
-        return self.store.recall(key)
+        return self.recall(key)
+
+    def recall(self, key: str) -> KeyRecord | None:
+        """The key cache's record of ``key``, its originals named where this store keeps them.
+
+        The cache is shared by every store (drafts, a moved ``store_dir``), so a
+        recorded path is never used as it is: content hash and extension place
+        an original, and a record whose hash or extension is not one the store
+        writes is refused (it would make a build write where it should not).
+        """
+        record = self.store.recall(key)
+        if record is None:
+            return None
+        folders = LockFolders(self.spec.root, self.spec.build.store_dir, self.spec.build.out_dir)
+        candidates = []
+        for index, original in enumerate(record.candidates):
+            ext = PurePosixPath(original.path).suffix.removeprefix(".")
+            path = f"{self.spec.build.store_dir}/{original.sha256[:2]}/{original.sha256}.{ext}"
+            problem = original_path_problem(path, original.sha256, folders)
+            if problem:
+                raise LockfileError(
+                    f"the local key cache's record of {key} is damaged: {problem}",
+                    file=self.store.cache_dir.relative_to(self.spec.root).as_posix()
+                    if self.store.cache_dir.is_relative_to(self.spec.root)
+                    else str(self.store.cache_dir),
+                    field=f"candidates[{index}].path",
+                    hint="delete the cache folder's keys/ record for this key (or the whole "
+                    "cache folder: it only saves API calls)",
+                )
+            candidates.append(replace(original, path=path))
+        return replace(record, candidates=tuple(candidates))
 
     def step(self, asset: Asset) -> AssetStep:
         key = generation_key(self.provider, asset)

@@ -19,7 +19,7 @@ from .errors import UsageError
 from .fsutil import is_within, leftover_temps, remove_files
 from .graph import Asset, expand
 from .hashing import HashCache
-from .lockfile import Lockfile, LockStore
+from .lockfile import Lockfile, LockFolders, LockStore
 from .plan import Plan, PlanOptions, make_plan, matching
 from .providers.base import ImageRequest, InputImage
 from .spec import load_spec, with_provider
@@ -270,7 +270,11 @@ def open_project(spec_path: Path, *, provider: str | None = None, draft: bool = 
         spec=spec,
         hashes=hashes,
         store=Store(spec.root, spec.build.store_dir, state, hashes),
-        locks=LockStore(spec.project_path(spec.build.lockfile), journal),
+        locks=LockStore(
+            spec.project_path(spec.build.lockfile),
+            journal,
+            LockFolders(spec.root, spec.build.store_dir, spec.build.out_dir),
+        ),
         draft=draft,
     )
 

@@ -11,21 +11,44 @@ from assetgen.errors import LockfileError
 from assetgen.lockfile import LockEntry, Lockfile, LockInput, LockOriginal, LockStore, LockVariant
 
 
-def entry(name: str, key: str = "sha256:aa") -> LockEntry:
+def hexed(short: str) -> str:
+    """A well-formed 64-hex-digit hash made from a short tag (the lock checks the shape)."""
+    return (short * 64)[:64]
+
+
+def entry(name: str, key: str = "sha256:" + hexed("aa")) -> LockEntry:
     return LockEntry(
         key=key,
         provider="offline",
         model="gpt-image-1-mini",
         prompt=f"a prompt for {name}",
         params={"size": "1024x1024", "quality": "low"},
-        inputs=(LockInput("image", "art/base.png", "bb"),),
-        candidates=(LockOriginal(f"assets/generated/cc/{name}.png", "cc", 1024, 1024),),
+        inputs=(LockInput("image", "art/base.png", hexed("bb")),),
+        candidates=(
+            LockOriginal(f"assets/generated/cc/{hexed('cc')}.png", hexed("cc"), 1024, 1024),
+        ),
         usage={"output_tokens": 272, "input_text_tokens": 12},
         cost_usd=0.0050000001,
         generated_at="2026-11-25T12:00:00Z",
         variants=(
-            LockVariant(f"public/img/{name}-b.webp", "sha256:v2", "d2", 480, 480, 100, "webp"),
-            LockVariant(f"public/img/{name}-a.webp", "sha256:v1", "d1", 960, 960, 200, "webp"),
+            LockVariant(
+                f"public/img/{name}-b.webp",
+                "sha256:" + hexed("e2"),
+                hexed("d2"),
+                480,
+                480,
+                100,
+                "webp",
+            ),
+            LockVariant(
+                f"public/img/{name}-a.webp",
+                "sha256:" + hexed("e1"),
+                hexed("d1"),
+                960,
+                960,
+                200,
+                "webp",
+            ),
         ),
     )
 
@@ -52,7 +75,7 @@ def test_round_trip_and_stable_order(tmp_path: Path) -> None:
 
 
 def test_candidates_round_trip(tmp_path: Path) -> None:
-    two = LockOriginal("assets/generated/dd/dd.png", "dd", 1024, 1024)
+    two = LockOriginal("assets/generated/dd/dd.png", hexed("dd"), 1024, 1024)
     first = entry("a")
     many = LockEntry(**{**first.__dict__, "candidates": (*first.candidates, two), "selected": 1})
     parsed = LockEntry.from_toml(many.to_toml())
@@ -94,7 +117,7 @@ def test_a_torn_journal_line_is_ignored(tmp_path: Path) -> None:
     [
         ("version = [", "not valid TOML"),
         ("version = 7\n", "lock format version 7 is not supported"),
-        ('version = 1\n[assets.a]\nkey = "x"\n', "entry for asset 'a' is malformed"),
+        ('version = 1\n[assets.a]\nkey = "x"\n', "asset 'a': field 'model': is missing"),
     ],
 )
 def test_corrupt_lock_names_the_file_and_the_fix(tmp_path: Path, text: str, message: str) -> None:
