@@ -150,6 +150,9 @@ class Lockfile:
     """The lock's assets by name."""
 
     assets: dict[str, LockEntry] = field(default_factory=dict)
+    relocated: bool = field(default=False, compare=False)
+    """Some original was read under an old ``store_dir`` (see :func:`rebased_original`):
+    the next build that holds the project lock writes the lock with today's paths."""
 
     def dumps(self) -> str:
         import tomli_w
@@ -181,6 +184,8 @@ class Resolver:
 
     def __init__(self) -> None:
         self._folders: dict[Path, Path] = {}
+        self.relocated = False
+        """Set when an original was placed in a moved ``store_dir``."""
 
     def real(self, path: Path) -> Path:
         if path.name in ("", ".", ".."):
@@ -225,6 +230,24 @@ def original_path_problem(
     if not resolver.inside(folders.root / path, folders.root / folders.store_dir):
         return f"original path {path!r} leads outside store_dir {folders.store_dir!r}"
     return None
+
+
+def rebased_original(path: str, sha256: str, folders: LockFolders) -> str:
+    """An original's path moved into today's ``store_dir`` when only the folder changed.
+
+    A user who moves ``store_dir`` (``git mv assets/generated art/generated``)
+    keeps a lock naming the old folder. The store's name for an object depends
+    only on its hash and extension, so a path that ends in exactly that name is
+    placed in the current store: nothing from the recorded folder is used, and
+    the result is checked like any other path. Anything else is left as it is,
+    for :func:`original_path_problem` to refuse.
+    """
+    if not SHA256.match(sha256) or "\0" in path:
+        return path
+    tail = f"{sha256[:2]}/{sha256}{posixpath.splitext(path)[1]}"
+    if path.endswith(f"/{tail}") and not posixpath.isabs(path) and ".." not in path.split("/"):
+        return f"{posixpath.normpath(folders.store_dir)}/{tail}"
+    return path
 
 
 def variant_path_problem(
@@ -342,6 +365,9 @@ class _EntryReader:
         sha = self.pattern(data["sha256"], f"{field}.sha256", SHA256, "64 hex digits")
         path = self.string(data["path"], f"{field}.path", empty=False)
         if self.folders is not None:
+            rebased = rebased_original(path, sha, self.folders)
+            if rebased != path:
+                path, self.resolver.relocated = rebased, True
             problem = original_path_problem(path, sha, self.folders, self.resolver)
             if problem:
                 self.fail(f"{field}.path", problem, unsafe=True)
@@ -485,7 +511,7 @@ def parse_lock(text: str, *, file: str, folders: LockFolders | None = None) -> L
         name: read_entry(table, file=file, asset=name, folders=folders, resolver=resolver)
         for name, table in tables.items()
     }
-    return Lockfile(assets)
+    return Lockfile(assets, relocated=resolver.relocated)
 
 
 class LockStore:
@@ -531,7 +557,7 @@ class LockStore:
     def recover(self) -> Lockfile:
         """Fold a leftover journal into the lock file; return the lock."""
         lock = self.load()
-        if self.journal.exists():
+        if self.journal.exists() or lock.relocated:
             self.write(lock)
         return lock
 

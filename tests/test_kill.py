@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pytest
 
-from assetgen import fsutil
 from assetgen.cli import main
 from assetgen.project import open_project
 from tests.conftest import FAKE_API_KEY
@@ -39,14 +38,13 @@ from .projects import make_project
 
 REPO = Path(__file__).parents[1]
 
-ASSERT_NO_TEMP_AFTER_RESTART = hasattr(fsutil, "TEMP_PATTERN")
+ASSERT_NO_TEMP_AFTER_RESTART = True
 """Issue 9 item 11: a temp file left by a kill must not survive the next start.
 
 Temp files are matched as ``*.tmp`` anywhere under out_dir and store_dir, so
 the check holds for both namings (``.<name>.<random>.tmp`` and
 ``.<name>.assetgen-<pid>-<random>.tmp``). It needs the cleaner that runs at
-build start, which comes with the recognisable naming (``fsutil.TEMP_PATTERN``);
-once that is on main, make this ``True``.
+build start, which comes with the recognisable naming (``fsutil.TEMP_PATTERN``).
 """
 
 OPENAI = """\

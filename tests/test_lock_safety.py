@@ -437,3 +437,31 @@ def test_a_render_that_fails_midway_leaves_no_stale_hash_in_the_lock(
     lock = open_project(root / "assetgen.toml").locks.load()
     for variant in lock.assets["hero"].variants:
         assert sha(root / variant.path) == variant.sha256, variant.path
+
+
+def test_a_moved_store_dir_is_followed_without_generating(
+    built: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = built / "assetgen.toml"
+    spec.write_text(spec.read_text().replace('"assets/generated"', '"art/generated"'))
+    (built / "art").mkdir()
+    (built / "assets/generated").rename(built / "art/generated")
+    shutil.rmtree(built / ".assetgen")  # a fresh clone: no local cache to fall back on
+    assert run(built, "build") == 0
+    out = capsys.readouterr().out
+    assert "0 generated" in out
+    paths = [entry["original"]["path"] for entry in read_lock(built)["assets"].values()]
+    assert paths and all(p.startswith("art/generated/") for p in paths)
+    assert run(built, "check") == 0
+
+
+def test_a_moved_store_dir_never_rebases_a_path_that_climbs_out(
+    built: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = read_lock(built)
+    original = data["assets"]["hero"]["original"]
+    name = original["path"].split("/", 2)[-1]  # <ab>/<sha>.png
+    original["path"] = f"../victim/{name}"
+    write_lock(built, data)
+    err = refused(built, capsys, "build")
+    assert "field 'original.path'" in err
