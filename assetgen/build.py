@@ -34,6 +34,7 @@ from .plan import AssetStep, Plan, Removal
 from .project import Project, to_request
 from .providers.base import ImageResult, Provider
 from .report import AssetOutcome, BuildReport, timestamp
+from .secrets import Redactor
 from .store import KeyRecord
 
 
@@ -83,6 +84,9 @@ class Builder:
         self.plan = plan
         self.provider = provider
         self.emit = emit
+        self.redactor = Redactor.for_environment(self.spec.provider.api_key_env)
+        """The last line of defence for the API key: every message a build reports
+        (console, ``last-build.json``, the gallery) goes through it."""
         self.options = options or BuildOptions()
         self.lock: Lockfile = project.lock()
         self.report = BuildReport()
@@ -193,6 +197,7 @@ class Builder:
                 self.finished[step.name].set_result(succeeded)
 
     def fail(self, outcome: AssetOutcome, message: str) -> None:
+        message = self.redactor.redact(message)
         outcome.status, outcome.error = "failed", message
         self.emit(Event("failed", message, asset=outcome.name))
 
@@ -239,7 +244,8 @@ class Builder:
             self.provider.check(request)
             result: ImageResult = await self.provider.generate(request)
             for warning in result.warnings:
-                self.emit(Event("warning", f"{step.name}: {warning}", asset=step.name))
+                text = self.redactor.redact(f"{step.name}: {warning}")
+                self.emit(Event("warning", text, asset=step.name))
             self.spent += result.cost_usd or 0.0
         originals = tuple(self.project.store.put(data, result.format) for data in result.images)
         record = KeyRecord(

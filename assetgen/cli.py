@@ -149,7 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def report_error(exc: AssetgenError) -> None:
-    print(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", file=sys.stderr)
+    from .secrets import Redactor
+
+    text = Redactor.for_environment().redact(str(exc))
+    print(f"error: {text}" if "\n" not in text else f"error:\n{text}", file=sys.stderr)
 
 
 def change_directory(directory: str) -> None:

@@ -88,6 +88,10 @@ def _html(text: str) -> str:
     return "".join(table.get(char, char) for char in text)
 
 
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD")
+"""Environment variable names treated as holding a secret (upper-cased first)."""
+
+
 class Redactor:
     """Replaces every spelling of some secrets with :data:`REDACTED`."""
 
@@ -108,6 +112,17 @@ class Redactor:
         """
         values = (environ.get(name, "") for name in names)
         return cls(form for value in values if value.strip() for form in (value, value.strip()))
+
+    @classmethod
+    def for_environment(cls, *names: str, environ: Mapping[str, str] = os.environ) -> Redactor:
+        """A redactor of ``names`` plus every variable that looks like it holds a secret.
+
+        Where the text comes from is not always known (an error from any layer, a
+        report written after a build), so every ``*KEY*``, ``*TOKEN*``, ``*SECRET*``
+        and ``*PASSWORD*`` variable counts, besides the named ones.
+        """
+        looks_secret = [n for n in environ if SECRET_NAME.search(n.upper())]
+        return cls.from_environment([*names, *looks_secret], environ)
 
     def add(self, secret: str) -> None:
         """Redact ``secret`` (in all its spellings) from now on."""
