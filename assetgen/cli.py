@@ -424,29 +424,28 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_pick(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from .console import Progress
     from .plan import select
 
     project = open_from_args(args)
+    steps = select(project.plan(), [args.name]).steps  # an unknown name: "did you mean"
     entry = project.lock().assets.get(args.name)
     if entry is None:
-        raise UsageError(f"{args.name!r} is not in the lock", hint="build it first")
+        raise UsageError(
+            f"{args.name} is not built yet: it has no candidates to pick from",
+            hint=f"run `assetgen build {args.name}` first",
+        )
     count = len(entry.candidates)
     if not 0 <= args.index < count:
         raise UsageError(f"{args.name} has {count} candidate(s): pick 0 to {count - 1}")
-    stale = [
-        s for s in select(project.plan(), [args.name]).steps if s.action in ("generate", "reuse")
-    ]
+    stale = [s for s in steps if s.action in ("generate", "reuse")]
     if stale:
         raise UsageError(
             f"{stale[0].name} is out of date ({stale[0].reason}); pick needs a current asset",
             hint=f"run `assetgen build {args.name}` first",
         )
     with project.exclusive():
-        project.locks.record(args.name, replace(entry, selected=args.index))
-        project.locks.close()
+        project.select_candidate(args.name, entry, args.index)
         plan = select(project.plan(), [args.name])
         report = run_build(project, plan, None, Progress(quiet=args.quiet))
     print(f"{args.name}: candidate {args.index} selected ({entry.candidates[args.index].path})")

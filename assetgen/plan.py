@@ -172,6 +172,7 @@ def record_from_entry(entry: LockEntry) -> KeyRecord:
         usage=entry.usage,
         cost_usd=entry.cost_usd,
         generated_at=entry.generated_at,
+        selected=entry.selected,
     )
 
 
@@ -313,7 +314,7 @@ class Planner:
                 asset, key, "generate", why, entry, None,
                 variants=variants, estimated_cost=self.estimate(asset),
             )  # fmt: skip
-        selected = entry.selected if entry is not None and entry.key == key else 0
+        selected = entry.selected if entry is not None and entry.key == key else known.selected
         selected = min(selected, len(known.candidates) - 1)
         original = known.candidates[selected]
         same_key = entry is not None and entry.key == key

@@ -19,7 +19,7 @@ from .errors import UsageError
 from .fsutil import is_within, leftover_temps, remove_files
 from .graph import Asset, expand
 from .hashing import HashCache
-from .lockfile import Lockfile, LockFolders, LockStore
+from .lockfile import LockEntry, Lockfile, LockFolders, LockStore
 from .plan import Plan, PlanOptions, make_plan, matching
 from .providers.base import ImageRequest, InputImage
 from .spec import load_spec, with_provider
@@ -158,6 +158,22 @@ class Project:
 
     def assets(self) -> list[Asset]:
         return expand(self.spec, self.hashes)
+
+    def select_candidate(self, name: str, entry: LockEntry, index: int) -> None:
+        """Make candidate ``index`` the asset's selection, durably (needs :meth:`exclusive`).
+
+        The choice goes into the lock (journal) and into the key cache's record
+        of the generation, so a later build that comes back to this key (a
+        reverted prompt, a renamed asset) restores it instead of candidate 0.
+        """
+        from dataclasses import replace
+
+        from .plan import record_from_entry
+
+        self.locks.record(name, replace(entry, selected=index))
+        self.locks.close()
+        record = self.store.recall(entry.key) or record_from_entry(entry)
+        self.store.remember(replace(record, selected=index))
 
     def lock(self) -> Lockfile:
         """The lock, with the journal of an interrupted build applied.

@@ -51,6 +51,9 @@ class KeyRecord:
     usage: dict[str, int] | None
     cost_usd: float
     generated_at: str
+    selected: int = 0
+    """The candidate the designer picked for this generation (``assetgen pick``): it
+    belongs with the key, so reverting a prompt or renaming an asset restores it."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -73,6 +76,7 @@ class KeyRecord:
             usage=_usage(data.get("usage")),
             cost_usd=_cost(data.get("cost_usd", 0.0)),
             generated_at=_text(data, "generated_at", default=""),
+            selected=_count(data.get("selected", 0), "selected", high=len(candidates) - 1),
         )
 
 
