@@ -30,7 +30,7 @@ from .events import Emit, Event, ignore
 from .fsutil import atomic_write_text
 from .lockfile import LockEntry, Lockfile, LockInput, LockVariant
 from .manifest import write_manifest
-from .plan import AssetStep, Plan, Removal
+from .plan import AssetStep, Plan, Removal, effective_recipe
 from .project import Project, to_request
 from .providers.base import ImageResult, Provider
 from .report import AssetOutcome, BuildReport, timestamp
@@ -302,13 +302,14 @@ class Builder:
         from .variants import VariantJob, VariantTarget, render_job
 
         original = entry.original
-        keys = [variant_key(original.sha256, v.recipe) for v in step.variants]
+        size = (original.width, original.height)
         kept = {v.key: v.kept for v in step.variants if v.kept is not None}
-        targets = tuple(
-            VariantTarget(spec=v.spec, key=key, background=v.recipe["background"])
-            for v, key in zip(step.variants, keys, strict=True)
-            if key not in kept
-        )
+        wanted: dict[str, VariantTarget] = {}  # by key: clamped duplicates render once
+        for v in step.variants:
+            key = variant_key(original.sha256, effective_recipe(v.recipe, size))
+            if key not in kept and key not in wanted:
+                wanted[key] = VariantTarget(spec=v.spec, key=key, background=v.recipe["background"])
+        targets = tuple(wanted.values())
         rendered: list[LockVariant] = []
         if targets:
             self.forget_overwritten(step.name, entry, targets)

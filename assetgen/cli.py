@@ -280,6 +280,8 @@ def run_build(
     from .events import Event
 
     progress(Event("plan", data={"total": sum(1 for s in plan.steps if s.action != "fresh")}))
+    for note in plan.notes:
+        progress(Event("note", note))
 
     async def run() -> Any:
         try:

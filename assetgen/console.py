@@ -189,6 +189,10 @@ class Progress:
     def on_warning(self, event: Event) -> None:
         self.line(f"warning: {event.message}")
 
+    def on_note(self, event: Event) -> None:
+        if not self.quiet:
+            self.line(f"note: {event.message}")
+
     def on_retry(self, event: Event) -> None:
         name = event.asset or ""
         first = self.retried.setdefault(ATTEMPT.sub("", event.message), name)
@@ -272,6 +276,7 @@ def plan_lines(plan: Plan, *, verbose: bool, offline: bool = False) -> list[str]
         lines.append(f"{step.action:<9} {step.name:<28} {step.reason}{cost}")
     for removal in plan.removals:
         lines.append(f"{'remove':<9} {removal.name:<28} no longer in the spec")
+    lines.extend(f"note: {note}" for note in plan.notes)
     if fresh:
         lines.append(f"{'fresh':<9} {fresh} asset{'s' if fresh != 1 else ''} up to date")
     calls = plan.api_calls

@@ -19,6 +19,7 @@ EventKind = Literal[
     "skipped",  # an asset was not attempted: message = why
     "removed",  # an output of an asset no longer in the spec was deleted
     "warning",  # something the user should know, once
+    "note",  # what the plan settled that the user should hear once (not a problem)
     "info",  # anything else worth a line in verbose mode
 ]
 

@@ -25,7 +25,15 @@ from .dependencies import Original, resolve, topological, with_upstreams
 from .errors import LockfileError, UsageError
 from .graph import Asset, generation_key, key_params, variant_key
 from .hashing import HashCache
-from .lockfile import LockEntry, Lockfile, LockFolders, LockVariant, original_path_problem
+from .lockfile import (
+    LockEntry,
+    Lockfile,
+    LockFolders,
+    LockOriginal,
+    LockVariant,
+    original_path_problem,
+)
+from .outputs import check_outputs
 from .spec_types import Spec, VariantSpec
 from .store import KeyRecord, Store
 from .validation import did_you_mean
@@ -114,6 +122,8 @@ class Plan:
     removals: list[Removal] = field(default_factory=list)
     planner: Planner | None = field(default=None, repr=False, compare=False)
     """Re-plans steps whose ``@inputs`` are generated during the build."""
+    notes: list[str] = field(default_factory=list)
+    """Said once by ``plan`` and ``build`` (e.g. variants that collapse into one file)."""
 
     def names(self, action: Action) -> list[str]:
         return [step.name for step in self.steps if step.action == action]
@@ -161,6 +171,36 @@ def variant_recipe(spec: Spec, asset: Asset, variant: VariantSpec) -> dict[str, 
     if spec.build.provenance:
         recipe["provenance"] = {"model": asset.model, "prompt": asset.prompt}
     return recipe
+
+
+def effective_recipe(recipe: dict[str, Any], original: tuple[int, int]) -> dict[str, Any]:
+    """``recipe`` with a width or height past the original's clamped to it.
+
+    Variants never upscale unless asked, so ``widths = [1600, 2000]`` on a
+    1536-wide original both make the 1536-wide file: clamped, they get one
+    key, are written once and listed once. A recipe that needs no clamping is
+    returned unchanged, so existing keys stay valid.
+    """
+    if recipe.get("upscale"):
+        return recipe
+    width, height = recipe.get("width"), recipe.get("height")
+    if width is not None and height is None and width > original[0]:
+        return {**recipe, "width": original[0]}
+    if height is not None and width is None and height > original[1]:
+        return {**recipe, "height": original[1]}
+    return recipe
+
+
+def duplicate_note(asset: str, first: VariantSpec, second: VariantSpec, size: Any) -> str:
+    """One line for the plan: two variant entries that make the same file."""
+
+    def asked(spec: VariantSpec) -> str:
+        return f"width {spec.width}" if spec.width is not None else f"height {spec.height}"
+
+    return (
+        f"{asset}: {asked(first)} and {asked(second)} both give {size} px "
+        f"({first.format}; the original is no larger and variants never upscale): written once"
+    )
 
 
 def record_from_entry(entry: LockEntry) -> KeyRecord:
@@ -220,6 +260,8 @@ class Planner:
         self.estimate = estimate
         self.provider = spec.provider.name
         self.by_key = {entry.key: entry for entry in lock.assets.values()}
+        self.notes: list[str] = []
+        """Things the user should hear once (variants written once for several entries)."""
 
     def plan(self, assets: list[Asset]) -> Plan:
         planned: dict[str, AssetStep] = {}
@@ -232,7 +274,10 @@ class Planner:
             for name, entry in sorted(self.lock.assets.items())
             if name not in names
         ]
-        return Plan(steps=steps, removals=removals, planner=self)
+        self.notes.extend(
+            check_outputs(steps, self.spec.build.out_dir, file=self.spec.display_path)
+        )
+        return Plan(steps=steps, removals=removals, planner=self, notes=self.notes)
 
     def planned_step(self, asset: Asset, planned: dict[str, AssetStep]) -> AssetStep:
         """The step of an asset whose ``@inputs`` are planned already (topological order)."""
@@ -319,8 +364,9 @@ class Planner:
         original = known.candidates[selected]
         same_key = entry is not None and entry.key == key
         recorded = entry.variants if same_key and entry is not None else ()
-        variants = tuple(
-            self.variant_step(asset, v, original.sha256, recorded) for v in asset.variants
+        variants = self.unique(
+            asset.name,
+            tuple(self.variant_step(asset, v, original, recorded) for v in asset.variants),
         )
         if not same_key:
             reason = f"{why_generate(asset, entry, self.provider)}; original known for this key"
@@ -342,13 +388,14 @@ class Planner:
         self,
         asset: Asset,
         variant: VariantSpec,
-        original_sha: str | None,
+        original: LockOriginal | None,
         recorded: tuple[LockVariant, ...] | None,
     ) -> VariantStep:
         recipe = variant_recipe(self.spec, asset, variant)
-        if original_sha is None:
+        if original is None:
             return VariantStep(variant, recipe, None, None)
-        key = variant_key(original_sha, recipe)
+        recipe = effective_recipe(recipe, (original.width, original.height))
+        key = variant_key(original.sha256, recipe)
         match = next((r for r in recorded or () if r.key == key), None)
         if match is None:
             return VariantStep(variant, recipe, key, None, "changed" if recorded else "new")
@@ -356,6 +403,16 @@ class Planner:
             return VariantStep(variant, recipe, key, match, "kept", match)
         state: VariantState = "altered" if (self.spec.root / match.path).exists() else "missing"
         return VariantStep(variant, recipe, key, None, state, match)
+
+    def unique(self, asset: str, variants: tuple[VariantStep, ...]) -> tuple[VariantStep, ...]:
+        """The variants with those that come out identical to an earlier one dropped."""
+        seen: dict[str | None, VariantStep] = {}
+        for variant in variants:
+            first = seen.setdefault(variant.key, variant)
+            if first is not variant:
+                size = first.recipe.get("width") or first.recipe.get("height")
+                self.notes.append(duplicate_note(asset, first.spec, variant.spec, size))
+        return tuple(seen.values()) if len(seen) < len(variants) else variants
 
     def output_intact(self, variant: LockVariant) -> bool:
         return self.hashes.sha256_or_none(self.spec.root / variant.path) == variant.sha256
@@ -402,4 +459,4 @@ def select(plan: Plan, patterns: list[str]) -> Plan:
     chosen = matching([step.name for step in plan.steps], patterns, option="")
     chosen = with_upstreams([step.asset for step in plan.steps], chosen)
     steps = [step for step in plan.steps if step.name in chosen]
-    return Plan(steps=steps, removals=[], planner=plan.planner)
+    return Plan(steps=steps, removals=[], planner=plan.planner, notes=plan.notes)

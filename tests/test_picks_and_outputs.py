@@ -79,3 +79,84 @@ def test_pick_of_a_name_not_in_the_spec_says_so(
     assert run(picked, "pick", "heor", "0") == 2
     err = capsys.readouterr().err
     assert "matches no asset" in err and "hero" in err and "build it first" not in err
+
+
+WIDE = """
+[[asset]]
+name = "hero"
+prompt = "a hero"
+size = "1536x1024"
+variants = [{ widths = [800, 1600, 2000], formats = ["jpeg"] }]
+"""
+
+
+def test_widths_past_the_original_collapse_into_one_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(tmp_path, WIDE.replace("{ widths", "{ filename = '{name}-{width}w.{ext}', widths"))
+    assert run(tmp_path, "build") == 0
+    err = capsys.readouterr().err
+    assert err.count("both give 1536 px") == 1, err
+    paths = [v["path"] for v in lock(tmp_path)["hero"]["variants"]]
+    assert paths == ["public/img/hero-1536w.jpg", "public/img/hero-800w.jpg"]
+    assert run(tmp_path, "plan") == 0
+    out = capsys.readouterr().out
+    assert "1 asset up to date" in out and "both give 1536 px" in out
+    assert run(tmp_path, "check") == 0
+
+
+def test_a_manifest_lists_a_collapsed_file_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(tmp_path, WIDE)
+    edit(tmp_path, 'templates = "prompts"', 'templates = "prompts"\nmanifest = "public/img/a.json"')
+    assert run(tmp_path, "-q", "build") == 0
+    import json
+
+    variants = json.loads((tmp_path / "public/img/a.json").read_text())["assets"]["hero"]
+    urls = [v["url"] for v in variants["variants"]]
+    assert len(urls) == len(set(urls)) == 2
+
+
+COLLIDING = """
+[[asset]]
+name = "hero"
+prompt = "a hero"
+variants = [{ format = "webp", quality = 80, filename = "{name}.{ext}" },
+            { format = "webp", quality = 60, filename = "{name}.{ext}" }]
+"""
+
+
+def test_plan_refuses_two_variants_writing_one_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(tmp_path, COLLIDING)
+    assert run(tmp_path, "plan") == 2
+    err = capsys.readouterr().err
+    assert "asset 'hero'" in err and "both write public/img/hero.webp" in err
+    assert "quality=80" in err and "quality=60" in err and "{hash8}" in err
+    assert "sha256:" not in err
+    assert run(tmp_path, "build") == 2
+    assert not (tmp_path / "public").exists()  # nothing written, nothing left behind
+
+
+def test_plan_refuses_two_assets_writing_one_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(
+        tmp_path,
+        """
+        [[asset]]
+        name = "logo"
+        prompt = "one"
+        variants = [{ format = "png", filename = "{name}-dark.{ext}" }]
+
+        [[asset]]
+        name = "logo-dark"
+        prompt = "two"
+        variants = [{ format = "png", filename = "{name}.{ext}" }]
+        """,
+    )
+    assert run(tmp_path, "plan") == 2
+    err = capsys.readouterr().err
+    assert "asset 'logo-dark'" in err and "which asset 'logo' writes too" in err
