@@ -54,8 +54,12 @@ class UpstreamFailed(Exception):
     """An asset was not attempted because an asset it is made from failed."""
 
 
-def preflight(provider: Provider, plan: Plan) -> None:
-    """Refuse, before any money is spent, every request the provider cannot serve."""
+def preflight(provider: Provider, plan: Plan, *, file: str | None = None) -> None:
+    """Refuse, before any money is spent, every request the provider cannot serve.
+
+    ``plan`` and ``build`` both run it before the cost question, with no key
+    and no network: all problems at once, each naming ``file`` (the spec).
+    """
     problems: list[SpecError] = []
     for step in plan.steps:
         if step.action != "generate" or step.pending:
@@ -63,7 +67,8 @@ def preflight(provider: Provider, plan: Plan) -> None:
         try:
             provider.check(to_request(step.asset, step.key))
         except AssetgenError as exc:
-            problems.append(SpecError(exc.message, file=exc.file, asset=step.name, field=exc.field))
+            where = exc.file or file
+            problems.append(SpecError(exc.message, file=where, asset=step.name, field=exc.field))
     SpecErrors.raise_if_any(problems)
 
 
@@ -424,5 +429,5 @@ async def build(
     """Execute ``plan``; the provider is needed only if the plan generates."""
     with project.exclusive():
         if provider is not None:
-            preflight(provider, plan)
+            preflight(provider, plan, file=project.spec.display_path)
         return await Builder(project, plan, provider, emit=emit, options=options).run()

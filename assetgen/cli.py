@@ -229,11 +229,13 @@ def compute_plan(
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from .build import preflight
     from .console import Progress, graph_lines, plan_lines
 
     project = open_from_args(args)
     provider = make_provider(project, Progress(quiet=args.quiet))
     plan = compute_plan(project, provider)
+    preflight(provider, plan, file=project.spec.display_path)  # exit 2, no key needed
     if args.graph:
         lines = graph_lines(plan, args.graph)
     elif args.json:
@@ -249,7 +251,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .build import BuildOptions
+    from .build import BuildOptions, preflight
     from .console import Progress
     from .plan import select
 
@@ -265,6 +267,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     plan = compute_plan(project, provider, refresh=args.refresh, rerender=args.rerender)
     if args.names:
         plan = select(plan, args.names)
+    preflight(provider, plan, file=project.spec.display_path)  # before any cost question
     budget = args.max_cost if args.max_cost is not None else project.spec.build.max_cost
     approve_cost(plan, budget, project.spec.build.confirm_above, yes=args.yes)
     options = BuildOptions(jobs=args.jobs, max_cost=budget)

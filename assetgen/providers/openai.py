@@ -129,16 +129,24 @@ class OpenAIProvider(Provider):
     def check(self, request: ImageRequest) -> None:
         """Refuse what the model cannot do and inputs the API would refuse."""
         profile = self._profile(request)
-        self._check_params(profile, request)
+        problems = param_problems(profile, request)
         if request.operation == "edit":
-            inspect_inputs(request, profile)
-            if self.config.image_field == "image" and len(request.inputs) > 1:
-                raise SpecError(
-                    f"{len(request.inputs)} input images, but [provider] image_field = "
-                    '"image" sends one image part only; use "auto" or "image[]"',
-                    asset=request.asset,
-                    field="references",
-                )
+            try:
+                inspect_inputs(request, profile)
+            except SpecError as exc:  # reported with the parameters' problems, all at once
+                problems.append((exc.field or "image", exc.message))
+        self._raise_problems(problems, request)
+        if (
+            request.operation == "edit"
+            and self.config.image_field == "image"
+            and len(request.inputs) > 1
+        ):
+            raise SpecError(
+                f"{len(request.inputs)} input images, but [provider] image_field = "
+                '"image" sends one image part only; use "auto" or "image[]"',
+                asset=request.asset,
+                field="references",
+            )
 
     def estimate_cost(self, request: ImageRequest) -> float | None:
         """USD from the per-image table (``auto`` quality counted as ``high``), × n."""
@@ -159,7 +167,7 @@ class OpenAIProvider(Provider):
 
     async def _generate(self, request: ImageRequest) -> ImageResult:
         profile = self._profile(request)
-        self._check_params(profile, request)
+        self._raise_problems(param_problems(profile, request), request)
         client = self._http()
         fields = body_fields(profile, request)
         if request.operation == "generate":
@@ -211,9 +219,8 @@ class OpenAIProvider(Provider):
             kind = "warning" if days <= SHUTDOWN_NOTICE_DAYS else "info"
             self.emit(Event(kind, message, data={"model": profile.id}))
 
-    def _check_params(self, profile: ModelProfile, request: ImageRequest) -> None:
+    def _raise_problems(self, problems: list[tuple[str, str]], request: ImageRequest) -> None:
         """One SpecError (the interface's promise) that names every problem."""
-        problems = param_problems(profile, request)
         if len(problems) == 1:
             [(name, message)] = problems
             raise SpecError(message, asset=request.asset, field=name)
