@@ -28,6 +28,7 @@ from typing import Any
 
 from .budget import check_cost
 from .build import BuildOptions, build
+from .editor_temps import is_editor_temp
 from .errors import AssetgenError, BudgetError
 from .events import Emit, Event
 from .gallery import GalleryServer, default_output, render_gallery
@@ -110,7 +111,11 @@ class WatchSet:
     def accepts(self, path: Path) -> bool:
         if any(under(path, folder) for folder in self.ignored):
             return False
-        if path in self.files or (self.templates is not None and under(path, self.templates)):
+        if path in self.files:
+            return True
+        if is_editor_temp(path.name):
+            return False
+        if self.templates is not None and under(path, self.templates):
             return True
         # After an error any file may be the fix; a vanished one was an editor's temporary.
         return not self.strict and path.exists()

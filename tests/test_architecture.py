@@ -13,6 +13,7 @@ PACKAGE = Path(assetgen.__file__).parent
 
 LAYERS = {
     0: {
+        "editor_temps",
         "__init__",
         "errors",
         "events",
