@@ -12,8 +12,8 @@ import assetgen
 PACKAGE = Path(assetgen.__file__).parent
 
 LAYERS = {
-    0: {"__init__", "errors", "events", "fsutil", "checks", "spec_types", "filenames"},
-    1: {"spec", "validation", "prompts", "hashing", "masks"},
+    0: {"__init__", "errors", "events", "fsutil", "checks", "spec_types", "filenames", "paths"},
+    1: {"spec", "validation", "prompts", "hashing", "masks", "layout"},
     2: {"graph", "dependencies"},
     3: {"store", "lockfile", "variants", "providers", "manifest", "report"},
     4: {"plan", "budget"},
