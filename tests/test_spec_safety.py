@@ -154,7 +154,7 @@ def test_overlap_is_judged_on_resolved_paths(
     (tmp_path / "storelink").symlink_to("public")
     project(tmp_path, store_dir="storelink")
     err = refused(tmp_path, capsys)
-    assert "field 'build.store_dir': contains out_dir (public/img)" in err
+    assert "field 'build.store_dir': 'storelink' contains out_dir (public/img)" in err
 
 
 def test_gc_with_the_store_at_the_root_deletes_nothing(
