@@ -22,8 +22,10 @@ from typing import Any, Literal
 
 from .errors import SpecError, SpecErrors
 from .hashing import HashCache
+from .layout import build_layout, check_input
 from .prompts import PromptRenderer
 from .spec_types import DEFAULT_PARAMS, PROVIDER_KEY_REVISIONS, AssetSpec, Spec, VariantSpec
+from .validation import SHOWN_CHARS, shown
 
 KEY_SCHEMA = 1
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -152,6 +154,12 @@ class Expander:
         self.renderer = PromptRenderer(spec.project_path(spec.build.templates), spec_file=self.file)
         self.problems: list[SpecError] = []
         self.seen: dict[str, AssetSpec] = {}
+        layout, problems = build_layout(spec.root, spec.path, spec.build)
+        SpecErrors.raise_if_any(
+            SpecError(text, file=self.file, field=f"build.{field}") for field, text in problems
+        )
+        assert layout is not None
+        self.layout = layout
 
     def expand(self) -> list[Asset]:
         assets: list[Asset] = []
@@ -197,7 +205,7 @@ class Expander:
         ).strip()
         if not SAFE_NAME.match(name):
             self.problem(
-                f"{name!r} is not a safe file name: use letters, digits, '.', '_' and '-', "
+                f"{shown(name)} is not a safe file name: use letters, digits, '.', '_' and '-', "
                 "starting with a letter or digit (at most 128 characters)",
                 asset=asset_spec.label,
                 field="name",
@@ -239,10 +247,16 @@ class Expander:
     ) -> InputRef | None:
         if source.startswith(ASSET_REF):
             return InputRef(role=role, source=source, path=None, sha256="")
-        path = self.spec.project_path(source)
-        digest = self.hashes.sha256_or_none(path)
-        if digest is None:
-            self.problem(f"file not found: {source}", asset=asset, field=field_name)
+        # Resolved and checked before anything opens it: a FIFO or /dev/zero would hang.
+        path, reason = check_input(self.layout, source, self.spec.root)
+        digest = None if path is None else self.hashes.sha256_or_none(path)
+        if path is None or digest is None:
+            reason = reason or "file not found"
+            if reason == "file not found":
+                message = f"file not found: {source[:SHOWN_CHARS]}"
+            else:
+                message = f"{shown(source)} {reason}"
+            self.problem(message, asset=asset, field=field_name)
             return None
         return InputRef(role=role, source=source, path=path, sha256=digest)
 

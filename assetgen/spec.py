@@ -10,6 +10,7 @@ or files hashed (duplicate names, missing input images) are found by
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -32,12 +33,18 @@ from .checks import (
     is_table_of_tables,
 )
 from .errors import SpecError, SpecErrors
+from .layout import build_layout, check_input, layout_problems
+from .paths import path_text_problem
 from .spec_types import (
     BACKGROUNDS,
     DEFAULT_SPEC_NAME,
     FITS,
     IMAGE_FIELDS,
     INPUT_FIDELITIES,
+    MAX_ASSETS,
+    MAX_NESTING,
+    MAX_SPEC_BYTES,
+    MAX_VARIANTS,
     MODERATIONS,
     OUTPUT_FORMATS,
     PROVIDER_NAMES,
@@ -49,7 +56,7 @@ from .spec_types import (
     Spec,
     VariantSpec,
 )
-from .validation import TableReader, did_you_mean
+from .validation import TableReader, did_you_mean, shown, structure_problems
 
 SECTIONS = ("build", "provider", "defaults", "vars", "variant_sets", "asset")
 BUILD_KEYS = tuple(BuildConfig.__dataclass_fields__)
@@ -93,13 +100,41 @@ def find_spec(start: Path) -> Path | None:
 def load_spec(path: Path) -> Spec:
     """Read, validate and return the spec at ``path``; raise every problem at once."""
     path = path.resolve()
+    data = parse_spec(path)
+    SpecErrors.raise_if_any(
+        SpecError(message, file=path.name, field=field or None)
+        for field, message in structure_problems(data)
+    )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return SpecReader(path, data).read()
+    except (RecursionError, ValueError, OSError, OverflowError) as exc:
+        # Last resort: every check above should have caught it with a location.
+        raise SpecError(f"cannot read the spec: {exc}", file=path.name) from exc
+
+
+def parse_spec(path: Path) -> dict[str, Any]:
+    """The parsed TOML of ``path``, read with a size limit; every failure a SpecError."""
+    if path.exists() and not path.is_file():
+        raise SpecError("not a regular file", file=str(path))
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError as exc:
         raise SpecError("spec file not found", file=str(path)) from exc
+    except OSError as exc:
+        raise SpecError(f"cannot read the spec: {exc.strerror}", file=path.name) from exc
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(f"larger than {MAX_SPEC_BYTES // (1024 * 1024)} MiB", file=path.name)
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"not valid TOML: {exc}", file=path.name) from exc
-    return SpecReader(path, data).read()
+    except RecursionError as exc:
+        raise SpecError(
+            f"not valid TOML: nested too deeply (at most {MAX_NESTING} levels)", file=path.name
+        ) from exc
+    except ValueError as exc:  # int() of more than sys.get_int_max_str_digits() digits
+        raise SpecError(f"not valid TOML: {exc}", file=path.name) from exc
 
 
 class SpecReader(TableReader):
@@ -116,6 +151,8 @@ class SpecReader(TableReader):
         variant_sets = self.read_variant_sets(self.table("variant_sets"))
         assets = self.read_assets(defaults, variant_sets)
         SpecErrors.raise_if_any(self.problems)
+        self.check_layout(build, assets)
+        SpecErrors.raise_if_any(self.problems)
         return Spec(
             path=self.path,
             build=build,
@@ -125,6 +162,26 @@ class SpecReader(TableReader):
             variant_sets=variant_sets,
             assets=tuple(assets),
         )
+
+    def check_layout(self, build: BuildConfig, assets: list[AssetSpec]) -> None:
+        """Output folders apart from what assetgen does not own; literal inputs allowed.
+
+        Inputs written as templates are checked after rendering, by :mod:`assetgen.graph`.
+        """
+        layout, problems = build_layout(self.path.parent, self.path, build)
+        if layout is not None:
+            problems = layout_problems(layout)
+        for field, message in problems:
+            self.problem(f"{shown(written_value(build, field))} {message}", field=f"build.{field}")
+        if layout is None:
+            return
+        for asset in assets:
+            for field, source in asset.input_fields():
+                if "{" in source or source.startswith("@"):
+                    continue
+                _, reason = check_input(layout, source, self.path.parent)
+                if reason and reason != "file not found":
+                    self.problem(f"{shown(source)} {reason}", field=field, asset=asset.label)
 
     def read_build(self, table: dict[str, Any]) -> BuildConfig:
         self.unknown_keys(table, BUILD_KEYS, "build.")
@@ -143,7 +200,25 @@ class SpecReader(TableReader):
         values["provenance"] = self.typed(
             table, "provenance", is_bool, "true or false", prefix="build."
         )
+        values["allow_inputs"] = self.allow_inputs(table)
         return BuildConfig(**{k: v for k, v in values.items() if v is not None})
+
+    def allow_inputs(self, table: dict[str, Any]) -> tuple[str, ...] | None:
+        """``[build] allow_inputs``: folders (relative or absolute) inputs may come from."""
+        folders = self.typed(
+            table,
+            "allow_inputs",
+            lambda v: is_list_of(v, is_non_empty_str),
+            "a list of folder paths",
+            prefix="build.",
+        )
+        if folders is None:
+            return None
+        for position, folder in enumerate(folders):
+            reason = path_text_problem(folder)
+            if reason:
+                self.problem(f"{shown(folder)} {reason}", field=f"build.allow_inputs[{position}]")
+        return tuple(folders)
 
     def read_provider(self, table: dict[str, Any]) -> ProviderConfig:
         self.unknown_keys(table, PROVIDER_KEYS, "provider.")
@@ -235,6 +310,14 @@ class SpecReader(TableReader):
             )
             if values:
                 axes[singular] = values
+        count = math.prod(len(values) for values in axes.values())
+        if count > MAX_VARIANTS:
+            self.problem(
+                f"{count:,} variants; an asset may have at most {MAX_VARIANTS:,}",
+                field=prefix.rstrip(".") or "variants",
+                asset=asset,
+            )
+            return ()
         shared = {k: v for k, v in body.items() if k not in ("widths", "heights", "formats")}
         combos: list[dict[str, Any]] = [shared]
         for key, values in axes.items():
@@ -294,9 +377,9 @@ class SpecReader(TableReader):
             return None
         from .filenames import check_filename_pattern
 
-        reason = check_filename_pattern(value)
+        reason = path_text_problem(value) or check_filename_pattern(value)
         if reason:
-            self.problem(f"{value!r}: {reason}", field=f"{prefix}filename", asset=asset)
+            self.problem(f"{shown(value)}: {reason}", field=f"{prefix}filename", asset=asset)
             return None
         return value
 
@@ -318,7 +401,7 @@ class SpecReader(TableReader):
                     out.extend(sets[item])
                 else:
                     self.problem(
-                        f"no variant set {item!r}",
+                        f"no variant set {shown(item)}",
                         field=f"variants[{position}]",
                         asset=asset,
                         hint=did_you_mean(item, list(sets))
@@ -328,10 +411,17 @@ class SpecReader(TableReader):
                 out.extend(self.expand_variant_set(item, f"variants[{position}].", asset))
             else:
                 self.problem(
-                    f"expected a set name or a table, got {item!r}",
+                    f"expected a set name or a table, got {shown(item)}",
                     field=f"variants[{position}]",
                     asset=asset,
                 )
+        if len(out) > MAX_VARIANTS:
+            self.problem(
+                f"{len(out):,} variants; an asset may have at most {MAX_VARIANTS:,}",
+                field="variants",
+                asset=asset,
+            )
+            return ()
         return tuple(out)
 
     # -- assets -----------------------------------------------------------
@@ -351,6 +441,13 @@ class SpecReader(TableReader):
             asset = self.read_asset(index, table, defaults, sets)
             if asset is not None:
                 assets.append(asset)
+        total = sum(math.prod(len(v) for v in a.matrix.values()) for a in assets)
+        if total > MAX_ASSETS:
+            self.problem(
+                f"the assets expand to {total:,} concrete assets; "
+                f"a spec may make at most {MAX_ASSETS:,}",
+                field="asset",
+            )
         return assets
 
     def read_asset(
@@ -369,6 +466,10 @@ class SpecReader(TableReader):
         template = self.typed(
             table, "template", is_non_empty_str, "a template file name", prefix="", asset=label
         )
+        if template is not None and path_text_problem(template):
+            self.problem(
+                f"{shown(template)} {path_text_problem(template)}", field="template", asset=label
+            )
         if (prompt is None) == (template is None):
             self.problem("give exactly one of 'prompt' or 'template'", field="prompt", asset=label)
         own = self.read_generation(
@@ -441,7 +542,23 @@ class SpecReader(TableReader):
                 self.problem("expected a non-empty list", field=f"matrix.{key}", asset=label)
                 continue
             out[key] = tuple(values)
+        count = math.prod(len(values) for values in out.values())
+        if count > MAX_ASSETS:
+            self.problem(
+                f"{' x '.join(str(len(v)) for v in out.values())} = {count:,} combinations; "
+                f"a spec may make at most {MAX_ASSETS:,} assets",
+                field="matrix",
+                asset=label,
+            )
+            return {}
         return out
+
+
+def written_value(build: BuildConfig, field: str) -> str:
+    """The value of a ``[build]`` path field as the spec writes it (``allow_inputs[1]`` too)."""
+    if field.startswith("allow_inputs["):
+        return build.allow_inputs[int(field.removeprefix("allow_inputs[").rstrip("]"))]
+    return str(getattr(build, field))
 
 
 def with_provider(spec: Spec, name: str | None) -> Spec:

@@ -34,6 +34,14 @@ VARIANT_FORMATS = ("png", "jpeg", "webp", "avif")
 FITS = ("cover", "contain", "inside")
 PROVIDER_NAMES = ("offline", "openai")
 IMAGE_FIELDS = ("auto", "image[]", "image")
+MAX_ASSETS = 10_000
+"""Most concrete assets one spec may make (matrices included): checked before expanding."""
+MAX_VARIANTS = 1_000
+"""Most variants one asset may have (``widths`` x ``heights`` x ``formats`` included)."""
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+"""Largest ``assetgen.toml`` read."""
+MAX_NESTING = 32
+"""Deepest nesting of tables and arrays in a spec."""
 PROVIDER_KEY_REVISIONS = {"offline": 1}
 """Part of every generation key of that provider: bumping one (say, when the
 offline renderer draws differently) regenerates that provider's images only."""
@@ -64,6 +72,9 @@ class BuildConfig:
     """Without a budget, ask before plans estimated above this many USD."""
     provenance: bool = False
     """Embed asset name, model and prompt in variants' metadata."""
+    allow_inputs: tuple[str, ...] = ()
+    """Folders outside the project that input images may come from (relative to the
+    project root, or absolute), like Vite's ``server.fs.allow``."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,12 @@ class AssetSpec:
     """Ask for a fresh roll of the same inputs by bumping this."""
     candidates: int = 1
     keep_unmasked: bool = True
+
+    def input_fields(self) -> list[tuple[str, str]]:
+        """``(field, value)`` of every input as written: image, mask, references."""
+        fields = [("image", self.image), ("mask", self.mask)]
+        named = [(field, value) for field, value in fields if value]
+        return named + [(f"references[{i}]", ref) for i, ref in enumerate(self.references)]
 
     @property
     def label(self) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 
 from .checks import COLOUR_PATTERN, is_str
 from .errors import SpecError
+from .paths import path_text_problem
+from .spec_types import MAX_NESTING
 
 
 def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
@@ -24,8 +26,46 @@ def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
     return f"did you mean {close[0]!r}?" if close else None
 
 
+INT64 = range(-(2**63), 2**63)
+"""TOML integers are 64-bit: a parser must refuse anything else (TOML 1.0, "Integer")."""
+SHOWN_CHARS = 60
+"""Longest value a message quotes before cutting it short."""
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut short: a message never carries a megabyte of spec."""
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return repr(value[:SHOWN_CHARS]) + f"... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+
+
+def structure_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(field, message)`` for nesting deeper than MAX_NESTING and non-64-bit integers.
+
+    Iterative, so a hostile file cannot exhaust the stack of whatever reads it next.
+    """
+    problems: list[tuple[str, str]] = []
+    stack: list[tuple[str, Any, int]] = [("", data, 0)]
+    while stack:
+        where, value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            problems.append((where, f"nested more than {MAX_NESTING} levels deep"))
+            continue
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{k}" if where else k, v, depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v, depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+            problems.append((where, "integer out of range (TOML integers are 64-bit)"))
+    return problems
+
+
 def check_project_path(value: str) -> str | None:
     """Why ``value`` may not name a path inside the project, or ``None`` if it may."""
+    reason = path_text_problem(value)
+    if reason:
+        return reason
     posix = PurePosixPath(value.replace("\\", "/"))
     if posix.is_absolute() or re.match(r"^[A-Za-z]:", value):
         return "must be a path relative to the project folder, not an absolute path"
@@ -82,7 +122,7 @@ class TableReader:
         if check(value):
             return value
         self.problem(
-            f"expected {expected}, got {type(value).__name__} {value!r}",
+            f"expected {expected}, got {type(value).__name__} {shown(value)}",
             field=f"{prefix}{key}",
             asset=asset,
         )
@@ -101,7 +141,7 @@ class TableReader:
         if value is None or value in allowed:
             return value
         self.problem(
-            f"unknown value {value!r}; expected one of: {', '.join(allowed)}",
+            f"unknown value {shown(value)}; expected one of: {', '.join(allowed)}",
             field=f"{prefix}{key}",
             asset=asset,
             hint=did_you_mean(value, allowed),
@@ -116,7 +156,7 @@ class TableReader:
             return None
         reason = check_project_path(value)
         if reason:
-            self.problem(f"{value!r} {reason}", field=f"{prefix}{key}", asset=asset)
+            self.problem(f"{shown(value)} {reason}", field=f"{prefix}{key}", asset=asset)
             return None
         return value
 
@@ -134,7 +174,7 @@ class TableReader:
         if value is None or COLOUR_PATTERN.match(value):
             return value
         self.problem(
-            f"expected a colour like '#ffffff' or '#00000000', got {value!r}",
+            f"expected a colour like '#ffffff' or '#00000000', got {shown(value)}",
             field=f"{prefix}{key}",
             asset=asset,
         )
