@@ -34,6 +34,7 @@ from .checks import (
 from .errors import SpecError, SpecErrors
 from .spec_types import (
     BACKGROUNDS,
+    COMPLEXITIES,
     DEFAULT_SPEC_NAME,
     FITS,
     IMAGE_FIELDS,
@@ -62,6 +63,7 @@ GENERATION_KEYS = (
     "output_format",
     "output_compression",
     "input_fidelity",
+    "complexity",
 )
 DEFAULTS_KEYS = (*GENERATION_KEYS, "model", "variants", "keep_unmasked")
 ASSET_KEYS = (
@@ -184,6 +186,7 @@ class SpecReader(TableReader):
             ("moderation", MODERATIONS),
             ("output_format", OUTPUT_FORMATS),
             ("input_fidelity", INPUT_FIDELITIES),
+            ("complexity", COMPLEXITIES),
         ):
             out[key] = self.choice(table, key, values, prefix=prefix, asset=asset)
         out["size"] = self.typed(
