@@ -17,8 +17,8 @@ DEFAULT_LOCKFILE = "assetgen.lock"
 DEFAULT_TEMPLATES = "prompts"
 DEFAULT_STATE_DIR = ".assetgen"
 DEFAULT_MODEL = "gpt-image-2.6-flare"
-"""The fast draft tier of the current family: the cheapest current model per image
-for the build-look-tweak loop; gpt-image-2.6-sunburst is its detail tier."""
+"""The fast draft tier of the current family, suited to the build-look-tweak loop;
+gpt-image-2.6-sunburst is its detail tier, at the same token prices."""
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 600.0

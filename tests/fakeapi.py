@@ -572,7 +572,7 @@ class FakeImagesAPI:
         with self._lock:
             self.key = self.initial_key
             self.latency = self.initial_latency
-            self.models = gpt_models() | MODELS_2X
+            self.models = gpt_models() | MODELS_2X | {"gpt-image-1.5-2025-12-16"}
             self.opaque_only: set[str] = set(NO_TRANSPARENCY)
             """Models answering 400 to a transparent background (tests may add one)."""
             self.retired: set[str] = set()

@@ -16,7 +16,7 @@ LAYERS = {
     1: {"spec", "validation", "prompts", "hashing", "masks"},
     2: {"graph", "dependencies"},
     3: {"store", "lockfile", "variants", "providers", "manifest", "report"},
-    4: {"plan", "budget"},
+    4: {"plan", "budget", "models_report"},
     5: {"project", "verify", "gc"},
     6: {"build"},
     7: {"watch", "gallery"},
