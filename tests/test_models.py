@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import assetgen.models_report
@@ -242,15 +243,20 @@ def test_a_retired_model_elsewhere_warns_once_per_build_and_is_sent(
     assert 'set [provider] model = "gpt-image-2.6-flare" in assetgen.toml' in warnings[0]
 
 
-def test_a_retired_model_on_openai_stops_the_build_before_any_request(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], api_env: FakeImagesAPI
-) -> None:
-    extra = 'model = "gpt-image-1-mini"\n'
-    openai_project(tmp_path, "https://api.openai.com/v1", provider_extra=extra)
-    assert main(["-C", str(tmp_path), "-q", "build", "--yes"]) == 2
-    err = capsys.readouterr().err
-    assert "shut down upstream on 2026-12-01, so OpenAI's API refuses it" in err
-    assert api_env.requests == []
+def test_a_retired_model_on_openai_is_never_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-unused")
+    config = ProviderConfig(base_url="https://api.openai.com/v1", base_url_set=True)
+    transport = httpx.MockTransport(record)  # no test reaches the internet, even on old code
+    provider = OpenAIProvider(config, transport=transport, today=AFTER_SHUTDOWN)
+    with pytest.raises(SpecError, match="so OpenAI's API refuses it"):
+        generate(provider, request())
+    assert sent == []
 
 
 # -- estimates --------------------------------------------------------------------------------
