@@ -15,7 +15,8 @@ from assetgen.cli import main
 from assetgen.errors import ProviderError, SpecError
 from assetgen.events import Event
 from assetgen.providers.base import ImageRequest, InputImage
-from assetgen.providers.models import PROFILES, is_openai_endpoint
+from assetgen.providers.lifecycle import is_openai_endpoint
+from assetgen.providers.models import PROFILES
 from assetgen.providers.openai import OpenAIProvider
 from assetgen.spec_types import DEFAULT_MODEL, ProviderConfig
 from tests.conftest import FAKE_API_KEY

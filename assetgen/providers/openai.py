@@ -40,15 +40,14 @@ from .inputs import (
     prepare_inputs,
     sniff_format,
 )
+from .lifecycle import lifecycle_note, transparency_hint
 from .models import (
     ModelProfile,
     body_fields,
-    lifecycle_note,
     param_problems,
     parse_price_overrides,
     prices_for,
     profile_for,
-    transparency_hint,
     usage_cost,
 )
 from .retry import RateLimiter, RetryPolicy, retry_after, should_retry
