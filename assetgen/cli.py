@@ -112,6 +112,12 @@ def parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--serve", action="store_true", help="serve the gallery on 127.0.0.1")
     watch.add_argument("--port", type=int, default=8421, help="port for --serve (default 8421)")
+
+    models = commands.add_parser(
+        "models", help="known image models: status, sizes, qualities, prices per image"
+    )
+    models.add_argument("names", nargs="*", metavar="MODEL", help="only these models")
+    models.add_argument("--json", action="store_true", help="one JSON object on stdout")
     # Global options work after the command too (`assetgen build 'icon-*' -v`).
     for command in commands.choices.values():
         add_global_options(command, defaults=False)
@@ -601,6 +607,24 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return watch(spec_path(args), options, emit=progress, echo=partial(print, flush=True))
 
 
+# -- models -----------------------------------------------------------------------------
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """The model table; inside a project, with its ``[provider.prices]`` applied."""
+    from .console import models_lines
+    from .models_report import models_report
+    from .spec import find_spec, load_spec
+
+    path = Path(args.spec) if args.spec else find_spec(Path.cwd())
+    report = models_report(load_spec(path) if path else None, names=args.names)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print("\n".join(models_lines(report)))
+    return 0
+
+
 COMMANDS = {
     "init": cmd_init,
     "plan": cmd_plan,
@@ -611,6 +635,7 @@ COMMANDS = {
     "gc": cmd_gc,
     "gallery": cmd_gallery,
     "watch": cmd_watch,
+    "models": cmd_models,
 }
 
 

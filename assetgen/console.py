@@ -26,7 +26,9 @@ from .events import Event
 from .wording import without_asset
 
 if TYPE_CHECKING:
+    from .models_report import ModelEntry, ModelsReport
     from .plan import Plan
+    from .providers.models import ModelProfile
 
 BAR_WIDTH = 30
 MAX_LIVE_LINES = 8
@@ -285,4 +287,104 @@ def plan_lines(plan: Plan, *, verbose: bool, offline: bool = False) -> list[str]
     else:
         cost = money(plan.estimated_cost)
         lines.append(f"{calls} API call{'s' if calls != 1 else ''}, estimated cost {cost}")
+    return lines
+
+
+# -- assetgen models ---------------------------------------------------------------------
+
+
+def models_lines(report: ModelsReport) -> list[str]:
+    """``models``: a block per model (a line per snapshot), then how to read it."""
+    lines: list[str] = []
+    for entry in report.entries:
+        lines.extend(_model_block(entry, report))
+    where = f"with [provider.prices] of {report.spec_file}" if report.spec_file else "built in"
+    lines += [
+        f"Prices in USD ({where}); status is OpenAI's, as of {report.today}: other endpoints",
+        "may still serve a model OpenAI shut down. Per image: output tokens × image-out price;",
+        'edits add their input images. quality "auto" is estimated as the dearest quality;',
+        '~ marks an assumed token count. Override: [provider.prices."MODEL"] in assetgen.toml.',
+    ]
+    return lines
+
+
+def _model_block(entry: ModelEntry, report: ModelsReport) -> list[str]:
+    profile = entry.profile
+    head = f"{profile.id}  {_lifecycle(entry)}"
+    if profile.id == report.project_model:
+        head += " · this project's model" if report.spec_file else " · the default"
+    elif entry.in_use:
+        head += " · used by an asset"
+    if profile.snapshot_of:
+        return [f"{head} · snapshot of {profile.snapshot_of}, as above", ""]
+    if not profile.known:
+        return [f"{head} · not in assetgen's table: sent unchecked", *_price_lines(entry), ""]
+    qualities = [q for q in profile.qualities if q != "auto"]
+    auto = f", auto (estimated as {qualities[-1]})" if qualities else ""
+    lines = [
+        head,
+        f"  sizes         {_sizes(profile)}",
+        f"  qualities     {', '.join(qualities)}{auto}",
+    ]
+    if profile.complexities:
+        lines.append(f"  complexity    {', '.join(profile.complexities)}")
+    transparency = {"unknown": "unknown (asked for, it is sent; a refusal is reported)"}
+    lines.append(f"  transparency  {transparency.get(entry.transparency, entry.transparency)}")
+    fidelity = "yes" if "input_fidelity" in profile.edit_fields else "no"
+    lines.append(
+        f"  edits         up to {profile.max_inputs} input images and a mask; "
+        f"input_fidelity: {fidelity}"
+    )
+    return [*lines, *_price_lines(entry), ""]
+
+
+def _lifecycle(entry: ModelEntry) -> str:
+    profile = entry.profile
+    if entry.status == "current":
+        return "current"
+    then = f" → {profile.successors[0]}" if profile.successors else ""
+    if entry.status == "shut down":
+        return f"shut down {profile.shutdown}{then}"
+    return f"deprecated, shuts down {profile.shutdown}{then}"
+
+
+def _sizes(profile: ModelProfile) -> str:
+    fixed = ", ".join(profile.sizes)
+    limits = profile.custom_sizes
+    if limits is None:
+        return fixed
+    return (
+        f"{fixed},\n                or custom: multiples of {limits.multiple}, longest edge ≤ "
+        f"{limits.max_edge}, {limits.min_pixels:,}–{limits.max_pixels:,} pixels, "
+        f"aspect ≤ {limits.max_ratio:g}:1"
+    )
+
+
+def _price_lines(entry: ModelEntry) -> list[str]:
+    from .providers.estimates import HIGHER_QUALITY_FACTORS
+
+    prices = entry.prices
+
+    def rate(value: float | None, cached: float | None = None) -> str:
+        text = "unknown" if value is None else f"${value:.2f}"
+        return text if cached is None else f"{text} (cached ${cached:.2f})"
+
+    lines = [
+        f"  per 1M        text {rate(prices.text_input, prices.cached_text_input)}, "
+        f"image in {rate(prices.image_input, prices.cached_image_input)}, "
+        f"image out {rate(prices.output)}"
+    ]
+    if entry.overridden:
+        lines.append(f"  overridden    {', '.join(entry.overridden)}")
+    sizes = list(next(iter(entry.per_image.values()), {}))
+    if not sizes:
+        return lines
+    lines.append("  per image     " + "".join(f"{size:>11}" for size in sizes))
+    for quality, row in entry.per_image.items():
+        mark = "~" if quality in entry.assumed else ""
+        cells = "".join(
+            f"{'unknown' if usd is None else mark + money(usd):>11}" for usd in row.values()
+        )
+        note = f"  (assumed: {HIGHER_QUALITY_FACTORS[quality]:g}× high)" if mark else ""
+        lines.append(f"    {quality:<10}{cells}{note}")
     return lines

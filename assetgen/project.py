@@ -316,6 +316,7 @@ def to_request(asset: Asset, key: str) -> ImageRequest:
         output_compression=params.get("output_compression"),
         moderation=params.get("moderation"),
         input_fidelity=params.get("input_fidelity"),
+        complexity=params.get("complexity"),
         image=image("image"),
         mask=image("mask"),
         references=tuple(InputImage(r.role, r.path, r.sha256) for r in asset.references),

@@ -20,7 +20,8 @@ templates = "prompts"           # prompt templates (Jinja2)
 # "offline" draws deterministic placeholder images, no key needed.
 # Switch to the real thing with name = "openai" and OPENAI_API_KEY set.
 name = "offline"
-model = "gpt-image-1-mini"
+model = "gpt-image-2.6-flare"   # fast draft tier; "gpt-image-2.6-sunburst" for detail.
+                                # `assetgen models` lists every model with its prices.
 
 [defaults]
 size = "1024x1024"

@@ -37,6 +37,7 @@ from .layout import build_layout, check_input, layout_problems
 from .paths import path_text_problem
 from .spec_types import (
     BACKGROUNDS,
+    COMPLEXITIES,
     DEFAULT_SPEC_NAME,
     FITS,
     IMAGE_FIELDS,
@@ -69,6 +70,7 @@ GENERATION_KEYS = (
     "output_format",
     "output_compression",
     "input_fidelity",
+    "complexity",
 )
 DEFAULTS_KEYS = (*GENERATION_KEYS, "model", "variants", "keep_unmasked")
 ASSET_KEYS = (
@@ -259,6 +261,7 @@ class SpecReader(TableReader):
             ("moderation", MODERATIONS),
             ("output_format", OUTPUT_FORMATS),
             ("input_fidelity", INPUT_FIDELITIES),
+            ("complexity", COMPLEXITIES),
         ):
             out[key] = self.choice(table, key, values, prefix=prefix, asset=asset)
         out["size"] = self.typed(

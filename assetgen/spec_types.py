@@ -16,7 +16,9 @@ DEFAULT_STORE_DIR = "assets/generated"
 DEFAULT_LOCKFILE = "assetgen.lock"
 DEFAULT_TEMPLATES = "prompts"
 DEFAULT_STATE_DIR = ".assetgen"
-DEFAULT_MODEL = "gpt-image-1-mini"
+DEFAULT_MODEL = "gpt-image-2.6-flare"
+"""The fast draft tier of the current family, suited to the build-look-tweak loop;
+gpt-image-2.6-sunburst is its detail tier, at the same token prices."""
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 300.0
@@ -25,7 +27,10 @@ DEFAULT_MAX_RETRIES = 2
 DEFAULT_FLATTEN_BACKGROUND = "#ffffff"
 DEFAULT_VARIANT_FILENAME = "{name}-{width}w.{ext}"
 
-QUALITIES = ("auto", "low", "medium", "high")
+QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max")
+"""Every quality some model takes (xhigh and max: the 2.5 and 2.6 families); the
+model's own list is checked against its profile."""
+COMPLEXITIES = ("low", "medium", "high")
 BACKGROUNDS = ("auto", "opaque", "transparent")
 MODERATIONS = ("auto", "low")
 OUTPUT_FORMATS = ("png", "jpeg", "webp")

@@ -9,9 +9,11 @@ against the enum), ``input_fidelity`` for gpt-image-1-mini, ``moderation``
 on multipart edits, a transparent background in JPEG or from gpt-image-2,
 file parts without a filename or an ``image/*`` type, more than 16 images,
 files over 50 MB, and a mask that is not a PNG with alpha of the first
-image's dimensions. Answers carry real PNG/JPEG/WebP images (Pillow) of the
-requested size in base64 and a ``usage`` block; edits repaint the whole
-image, as the real model does.
+image's dimensions. Models newer than the schema copy (the 2.5 and 2.6
+families) take qualities up to ``max`` and, on 2.6, ``complexity``; which
+models refuse transparency is ``fake.opaque_only``. Answers carry real
+PNG/JPEG/WebP images (Pillow) of the requested size in base64 and a ``usage``
+block; edits repaint the whole image, as the real model does.
 
 Tests script it (``fake.script(Reply.rate_limited(retry_after=0.1), ...)``:
 each request takes the next scripted reply, then answers normally) and read
@@ -58,11 +60,24 @@ MAX_MASK_BYTES = 4 * MB
 MAX_IMAGES = 16
 MAX_PROMPT = 32000
 GPT_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
-CUSTOM_SIZE_MODELS = frozenset({"gpt-image-2", "gpt-image-2-2026-04-21"})
-NO_TRANSPARENCY = CUSTOM_SIZE_MODELS
+MODELS_2X = frozenset(
+    {
+        "gpt-image-2.5-flare",
+        "gpt-image-2.5-sunburst",
+        "gpt-image-2.6-flare",
+        "gpt-image-2.6-sunburst",
+    }
+)
+"""Models newer than the OpenAPI copy: qualities up to ``max``; 2.6 adds ``complexity``."""
+COMPLEXITY_MODELS = frozenset({"gpt-image-2.6-flare", "gpt-image-2.6-sunburst"})
+QUALITIES_2X = ("auto", "low", "medium", "high", "xhigh", "max")
+COMPLEXITIES = ("low", "medium", "high")
+CUSTOM_SIZE_MODELS = frozenset({"gpt-image-2", "gpt-image-2-2026-04-21"}) | MODELS_2X
+NO_TRANSPARENCY = frozenset({"gpt-image-2", "gpt-image-2-2026-04-21"})
+MIN_CUSTOM_PIXELS = 655_360
 NO_INPUT_FIDELITY = frozenset({"gpt-image-1-mini"})
 IMAGE_MIMES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-OUTPUT_TOKENS = {"low": 272, "medium": 1056, "high": 4160}
+OUTPUT_TOKENS = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 8320, "max": 16640}
 """Output tokens of a square 1024x1024 image; other sizes scale with pixels."""
 DEFAULT_KEY = "sk-test"
 WELCOME_PAGE = b"<!doctype html><html><body><h1>Welcome</h1><p>Not an API.</p></body></html>"
@@ -332,9 +347,31 @@ def check_names(names: Any, allowed: set[str] | frozenset[str]) -> None:
             raise invalid(name, f"Unknown parameter: '{name}'.", "unknown_parameter")
 
 
-def check_values(model: str, values: dict[str, Any], schema: str) -> None:
+def model_fields(model: object) -> set[str]:
+    """Fields a model takes beyond the schema's (which predates the 2.6 family)."""
+    return {"complexity"} if model in COMPLEXITY_MODELS else set()
+
+
+def check_newer_model(model: str, checked: dict[str, Any]) -> None:
+    """The 2.x rules the schema cannot know; what passes leaves ``checked``."""
+    if model not in MODELS_2X:
+        return
+    quality = checked.get("quality", "auto")
+    if quality not in QUALITIES_2X:
+        raise invalid("quality", f"Invalid quality '{quality}' for {model}.")
+    checked.pop("quality", None)
+    if "complexity" in checked:
+        if checked["complexity"] not in COMPLEXITIES:
+            raise invalid("complexity", f"Invalid complexity '{checked['complexity']}'.")
+        del checked["complexity"]
+
+
+def check_values(
+    model: str, values: dict[str, Any], schema: str, opaque_only: frozenset[str] = NO_TRANSPARENCY
+) -> None:
     """The schema (enums strictly), then the rules the schema cannot say."""
     checked = {name: value for name, value in values.items() if name != "model"}
+    check_newer_model(model, checked)
     size = values.get("size", "auto")
     if size not in GPT_SIZES:
         if model not in CUSTOM_SIZE_MODELS or not _custom_size_ok(str(size)):
@@ -349,7 +386,7 @@ def check_values(model: str, values: dict[str, Any], schema: str) -> None:
     compression = values.get("output_compression")
     if compression is not None and (fmt == "png" or not 0 <= compression <= 100):
         raise invalid("output_compression", "output_compression needs jpeg or webp, 0 to 100.")
-    if values.get("background") == "transparent" and model in NO_TRANSPARENCY:
+    if values.get("background") == "transparent" and model in opaque_only:
         raise invalid("background", "Transparent background is not supported for this model.")
     if values.get("background") == "transparent" and fmt not in ("png", "webp"):
         raise invalid("background", "Transparent background requires png or webp output.")
@@ -363,7 +400,7 @@ def _custom_size_ok(size: str) -> bool:
     return (
         width % 16 == height % 16 == 0
         and max(width, height) <= 3840
-        and width * height <= 3840 * 2160
+        and MIN_CUSTOM_PIXELS <= width * height <= 3840 * 2160
         and max(width, height) <= 3 * min(width, height)
     )
 
@@ -582,7 +619,9 @@ class FakeImagesAPI:
         with self._lock:
             self.key = self.initial_key
             self.latency = self.initial_latency
-            self.models = gpt_models()
+            self.models = gpt_models() | MODELS_2X | {"gpt-image-1.5-2025-12-16"}
+            self.opaque_only: set[str] = set(NO_TRANSPARENCY)
+            """Models answering 400 to a transparent background (tests may add one)."""
             self.retired: set[str] = set()
             self.requests: list[Recorded] = []
             self.replies: deque[Reply] = deque()
@@ -701,8 +740,10 @@ class FakeImagesAPI:
         values = record.json
         if not isinstance(values, dict):
             raise invalid(None, "We could not parse the JSON body of your request.")
-        check_names(values, set(schema_properties("CreateImageRequest")) - DALLE_ONLY)
-        check_values(self._model(values), values, "CreateImageRequest")
+        allowed = set(schema_properties("CreateImageRequest")) - DALLE_ONLY
+        check_names(values, allowed | model_fields(values.get("model")))
+        opaque = frozenset(self.opaque_only)
+        check_values(self._model(values), values, "CreateImageRequest", opaque)
         return answer(values, (1024, 1024), 0)
 
     def _edits(self, record: Recorded) -> dict[str, Any]:
@@ -710,13 +751,15 @@ class FakeImagesAPI:
         names = [part.name for part in parts if not part.is_file]
         if len(set(names)) != len(names):
             raise invalid(None, "A form field was sent twice.")
-        check_names(names, set(schema_properties("CreateImageEditRequest")) - DALLE_ONLY)
+        allowed = set(schema_properties("CreateImageEditRequest")) - DALLE_ONLY
+        check_names(names, allowed | model_fields(record.fields.get("model")))
         files = [part for part in parts if part.is_file]
         check_names([part.name for part in files], {"image", "image[]", "mask"})
         values = form_values(record.fields)
         model = self._model(values)
         # The files are checked below: the schema only needs to see that there is one.
-        check_values(model, {**values, "image": ""}, "CreateImageEditRequest")
+        opaque = frozenset(self.opaque_only)
+        check_values(model, {**values, "image": ""}, "CreateImageEditRequest", opaque)
         if "input_fidelity" in values and model in NO_INPUT_FIDELITY:
             raise invalid("input_fidelity", f"input_fidelity is not supported for {model}.")
         images = check_image_parts(files)

@@ -28,7 +28,7 @@ LAYERS = {
     1: {"spec", "validation", "prompts", "hashing", "masks", "layout"},
     2: {"graph", "dependencies"},
     3: {"store", "lockfile", "variants", "providers", "manifest", "report"},
-    4: {"plan", "budget", "outputs"},
+    4: {"plan", "budget", "outputs", "models_report"},
     5: {"project", "verify", "gc"},
     6: {"build"},
     7: {"watch", "gallery"},

@@ -120,7 +120,9 @@ def test_upstream_change_cascades_with_reasons_and_cost(
     assert reasons["mascot"] == "prompt changed"
     assert reasons["mascot-wave"] == reasons["mascot-jump"] == "input @mascot changes"
     assert reasons["badge"] == "input @mascot-wave changes"
-    assert planned["estimated_cost_usd"] == pytest.approx(4 * 0.005)
+    # The default model (gpt-image-2.6-flare), low, 1024x1024; the three edits add
+    # their input image (1,536 tokens at $8/1M).
+    assert planned["estimated_cost_usd"] == pytest.approx(4 * 0.006 + 3 * 1536 * 8e-6)
     before = len(fake_api.requests)
     assert run(paid, "-q", "build") == 0
     assert len(fake_api.requests) - before == 4

@@ -148,8 +148,8 @@ def test_plan_shows_cost_per_asset_and_total(
     root = project(tmp_path, api_env)
     assert cli(root, "plan") == 0
     out = capsys.readouterr().out
-    assert out.count("~$0.0050") == 3  # gpt-image-1-mini, low, 1024x1024
-    assert "3 API calls, estimated cost $0.0150" in out
+    assert out.count("~$0.0060") == 3  # the default gpt-image-2.6-flare, low, 1024x1024
+    assert "3 API calls, estimated cost $0.0180" in out
 
 
 def test_cost_and_usage_are_recorded(
@@ -160,7 +160,7 @@ def test_cost_and_usage_are_recorded(
     report = json.loads(capsys.readouterr().out)
     entry = LockStore(root / "assetgen.lock", root / "j").load().assets["card-1"]
     assert entry.usage is not None and entry.usage["output_tokens"] > 0
-    expected = entry.usage["input_text_tokens"] * 2e-6 + entry.usage["output_tokens"] * 8e-6
+    expected = entry.usage["input_text_tokens"] * 5e-6 + entry.usage["output_tokens"] * 30e-6
     assert entry.cost_usd == pytest.approx(expected, rel=1e-3)
     assert report["cost_usd"] == pytest.approx(3 * entry.cost_usd, rel=0.2)
 

@@ -570,7 +570,7 @@ def test_estimate_cost_by_quality_and_size(make_provider: MakeProvider) -> None:
     assert estimate(quality="auto", size="1024x1024") == 0.036  # auto is priced as high
     assert estimate(quality="high", size="auto") == 0.052  # auto: the dearest size
     assert estimate(model="gpt-image-1.5", size="1024x1024") == pytest.approx(272 * 32 / 1e6)
-    assert estimate(model="gpt-image-2") is None
+    assert estimate(model="gpt-image-2") == pytest.approx(200 * 30 / 1e6)  # low, square
     assert estimate(model="acme-image-9") is None
     table = {"acme-image-9": {"per_image": {"low": {"1024x1024": 0.002}}}}
     assert make_provider(prices=table).estimate_cost(request(model="acme-image-9")) == 0.002

@@ -162,7 +162,7 @@ base_url = "{base_url}"
 concurrency = 1
 max_retries = 0
 
-[provider.prices.gpt-image-1-mini]
+[provider.prices."gpt-image-2.6-flare"]
 output = 40.0
 per_image = {{ low = {{ "1024x1024" = 0.001 }} }}
 

@@ -49,6 +49,8 @@ class ImageRequest:
     output_compression: int | None = None
     moderation: str | None = None
     input_fidelity: str | None = None
+    complexity: str | None = None
+    """``low``/``medium``/``high`` for models that take it (the 2.6 family)."""
     image: InputImage | None = None
     """Base image of an edit."""
     mask: InputImage | None = None

@@ -191,3 +191,18 @@ def sniff_format(data: bytes) -> str | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
     return None
+
+
+def input_sizes(request: ImageRequest) -> list[tuple[int, int] | None]:
+    """Each input image's dimensions from its header (for estimates); ``None`` if unreadable."""
+    sizes: list[tuple[int, int] | None] = []
+    for item in request.inputs:
+        if item.path is None:  # an @asset input not made yet
+            sizes.append(None)
+            continue
+        try:
+            with Image.open(item.path) as image:
+                sizes.append(image.size)
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
+            sizes.append(None)
+    return sizes

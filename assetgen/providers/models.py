@@ -3,14 +3,16 @@
 Every request body the ``openai`` provider sends is built from the allow-list
 of the model's :class:`ModelProfile`, so no field a model rejects is ever
 sent, and :func:`param_problems` refuses a request a model cannot serve before
-any money is spent. Facts come from OpenAI's Images API documentation, its
-OpenAPI description (a copy is in ``tests/data``) and deprecation notices, as
-of 2026-11-25; a model id that is not in the table passes through with the
-permissive :data:`GENERIC` profile.
+any money is spent. Each profile carries its ``sources`` and the day they were
+read (``as_of``); a model id that is not in the table passes through with the
+permissive :data:`GENERIC` profile. A fact no source states (whether a 2.x
+model makes transparent backgrounds) is ``None``, not a guess: such a request
+is sent, and a refusal is reported as the service words it.
 
 Prices are USD per 1M tokens (billing) plus an optional per-image table by
-quality and size (estimates). ``[provider] prices`` overrides either, field by
-field, for resellers: see :func:`parse_price_overrides`.
+quality and size; estimates are in :mod:`~assetgen.providers.estimates`.
+``[provider] prices`` overrides either, field by field, for resellers: see
+:func:`parse_price_overrides`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import SpecError
 from .base import ImageRequest, Usage
@@ -29,6 +31,10 @@ from .base import ImageRequest, Usage
 MB = 1024 * 1024
 FIXED_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
 QUALITIES = ("auto", "low", "medium", "high")
+QUALITIES_2X = ("auto", "low", "medium", "high", "xhigh", "max")
+"""The 2.5 and 2.6 families' qualities, cheapest first after ``auto``."""
+COMPLEXITIES = ("low", "medium", "high")
+"""Values of the 2.6 family's ``complexity`` field."""
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 ALPHA_FORMATS = ("png", "webp")
 
@@ -58,18 +64,28 @@ FIELD_DEFAULTS: dict[str, object] = {
 """The API's own defaults: a field left out of a body means exactly this value,
 so asking for it where a model or endpoint lacks the field is not an error."""
 
-AUTO_QUALITY_ESTIMATE = "high"
-"""``quality = "auto"`` is estimated as ``high``: the estimate feeds ``--max-cost``
-and must not undershoot what the model may choose."""
-
 OUTPUT_TOKENS = {
     "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
     "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
     "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
 }
-"""Output tokens per image by quality and size (documented for gpt-image-1)."""
+"""Output tokens per image by quality and size, documented for gpt-image-1 (the
+1.x family's table: × $40/1M it gives gpt-image-1's official per-image prices)."""
+OUTPUT_TOKENS_2 = {
+    "low": {"1024x1024": 200, "1024x1536": 167, "1536x1024": 167},
+    "medium": {"1024x1024": 1767, "1024x1536": 1367, "1536x1024": 1367},
+    "high": {"1024x1024": 7024, "1024x1536": 5488, "1536x1024": 5488},
+}
+"""Output tokens of gpt-image-2: OpenAI's per-image examples ($0.006 / $0.053 /
+$0.211 square, $0.005 / $0.041 / $0.165 portrait and landscape) ÷ $30/1M; the
+``high`` counts are those of OpenAI's calculator. Assumed for the 2.5 and 2.6
+families too (same token prices; no counts of their own are published)."""
 
+TokenTable = Mapping[str, Mapping[str, int]]
 PerImage = Mapping[str, Mapping[str, float]]
+Transparency = bool | None
+"""``True``/``False`` where a source says so; ``None``: unknown, the request is sent."""
+Status = Literal["current", "deprecated", "shut down"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,10 @@ class Prices:
     """USD per 1M output (image) tokens."""
     per_image: PerImage = field(default_factory=dict)
     """USD per output image: ``{quality: {size: usd}}``; else output tokens × ``output``."""
+    cached_text_input: float | None = None
+    """USD per 1M cached text input tokens (shown; billing counts every token uncached)."""
+    cached_image_input: float | None = None
+    """USD per 1M cached image input tokens (shown, as above)."""
 
 
 @dataclass(frozen=True)
@@ -95,11 +115,12 @@ class CustomSizes:
     max_pixels: int = 3840 * 2160
     max_ratio: float = 3.0
     """Longer edge over shorter edge, at most (1:3 to 3:1)."""
+    min_pixels: int = 0
 
 
 @dataclass(frozen=True)
 class ModelProfile:
-    """One model's capabilities, limits, prices and lifecycle."""
+    """One model's capabilities, limits, prices, lifecycle and where those facts come from."""
 
     id: str
     known: bool = True
@@ -107,8 +128,11 @@ class ModelProfile:
     sizes: tuple[str, ...] = FIXED_SIZES
     custom_sizes: CustomSizes | None = None
     qualities: tuple[str, ...] = QUALITIES
-    transparency: bool = True
-    """Whether ``background = "transparent"`` is accepted."""
+    """Accepted ``quality`` values: ``auto`` first, then cheapest to dearest."""
+    complexities: tuple[str, ...] = ()
+    """Accepted ``complexity`` values; empty where the model has no such field."""
+    transparency: Transparency = True
+    """Whether ``background = "transparent"`` is accepted; ``None``: unknown (sent)."""
     generate_fields: frozenset[str] = GENERATE_FIELDS
     edit_fields: frozenset[str] = EDIT_FIELDS
     max_n: int = 10
@@ -118,13 +142,60 @@ class ModelProfile:
     max_input_bytes: int = 50 * MB
     max_mask_bytes: int = 4 * MB
     prices: Prices = field(default_factory=Prices)
+    output_tokens: TokenTable = field(default_factory=lambda: OUTPUT_TOKENS)
+    """Output tokens per image by quality and size (estimates)."""
+    input_tokens: Literal["tiles", "patches"] = "tiles"
+    """How input images are counted: gpt-image-1's 512 px tiles, or gpt-image-2's patches."""
+    deprecated: date | None = None
+    """Day the deprecation was announced."""
     shutdown: date | None = None
-    """Known upstream shutdown date: from this day on, requests will fail."""
+    """Known upstream shutdown date: from this day on, OpenAI's endpoint refuses it."""
+    successors: tuple[str, ...] = ()
+    """Models to move to, the one to suggest first."""
+    snapshot_of: str | None = None
+    """The family id of a dated snapshot."""
+    sources: tuple[str, ...] = ()
+    as_of: date | None = None
+    """The day the sources were read."""
 
     def fields(self, operation: str) -> frozenset[str]:
         """Fields the model accepts on the endpoint of ``operation``."""
         return self.edit_fields if operation == "edit" else self.generate_fields
 
+    def status(self, today: date) -> Status:
+        """Where the model is in its lifecycle on OpenAI's endpoint, on ``today``."""
+        if self.shutdown is not None and today >= self.shutdown:
+            return "shut down"
+        if self.shutdown is not None or (self.deprecated and today >= self.deprecated):
+            return "deprecated"
+        return "current"
+
+    @property
+    def top_quality(self) -> str:
+        """The dearest quality (what ``auto`` may choose)."""
+        return [q for q in self.qualities if q != "auto"][-1]
+
+
+AS_OF = date(2026, 11, 25)
+DEPRECATIONS = "https://developers.openai.com/api/docs/deprecations"
+MINI_PAGE = "https://developers.openai.com/de-DE/api/docs/models/gpt-image-1-mini"
+GPT_IMAGE_1_PAGE = "https://developers.openai.com/ja-JP/api/docs/models/gpt-image-1"
+GPT_IMAGE_2_PAGES = (
+    "https://xairouter.com/en/models/gpt-image-2/",
+    "https://www.llmreference.com/model/gpt-image-2/openai-api",
+    "https://yingtu.ai/en/blog/gpt-image-2-cost-per-image",
+)
+GPT_IMAGE_2X_PAGES = (
+    "https://docs.comfy.org/tutorials/partner-nodes/openai/gpt-image-2-6.md",
+    "https://docs.apiyi.com/en/live/2026-11/gpt-image-2-6-launch.md",
+    "https://github.com/orgs/cometapi-dev/discussions/155",
+)
+SHUTDOWN_DEC_2026 = {
+    "deprecated": date(2026, 6, 2),
+    "shutdown": date(2026, 12, 1),
+}
+DRAFT_SUCCESSORS = ("gpt-image-2.6-flare", "gpt-image-2.6-sunburst")
+DETAIL_SUCCESSORS = ("gpt-image-2.6-sunburst", "gpt-image-2.6-flare")
 
 MINI_PER_IMAGE = {
     "low": {"1024x1024": 0.005, "1024x1536": 0.006, "1536x1024": 0.006},
@@ -136,38 +207,96 @@ GPT_IMAGE_1_PER_IMAGE = {
     "medium": {"1024x1024": 0.042, "1024x1536": 0.063, "1536x1024": 0.063},
     "high": {"1024x1024": 0.167, "1024x1536": 0.25, "1536x1024": 0.25},
 }
+GPT_IMAGE_2_PRICES = Prices(5.0, 8.0, 30.0, cached_text_input=1.25, cached_image_input=2.0)
+GPT_IMAGE_2_SIZES = CustomSizes(
+    multiple=16, max_edge=3840, max_pixels=8_294_400, max_ratio=3.0, min_pixels=655_360
+)
 
 _MINI = ModelProfile(
     "gpt-image-1-mini",
     edit_fields=EDIT_FIELDS - {"input_fidelity"},
-    prices=Prices(2.0, 2.5, 8.0, MINI_PER_IMAGE),
-    shutdown=date(2026, 12, 1),
+    prices=Prices(2.0, 2.5, 8.0, MINI_PER_IMAGE, cached_text_input=0.2, cached_image_input=0.25),
+    **SHUTDOWN_DEC_2026,
+    successors=DRAFT_SUCCESSORS,
+    sources=(MINI_PAGE, DEPRECATIONS),
+    as_of=AS_OF,
 )
 _GPT_IMAGE_1 = ModelProfile(
     "gpt-image-1",
-    prices=Prices(5.0, 10.0, 40.0, GPT_IMAGE_1_PER_IMAGE),
+    prices=Prices(
+        5.0, 10.0, 40.0, GPT_IMAGE_1_PER_IMAGE, cached_text_input=1.25, cached_image_input=2.5
+    ),
     shutdown=date(2026, 10, 23),
+    successors=DETAIL_SUCCESSORS,
+    sources=(GPT_IMAGE_1_PAGE,),
+    as_of=AS_OF,
 )
 _GPT_IMAGE_1_5 = ModelProfile(
-    "gpt-image-1.5", prices=Prices(5.0, 8.0, 32.0), shutdown=date(2026, 12, 1)
+    "gpt-image-1.5",
+    prices=Prices(5.0, 8.0, 32.0, cached_text_input=1.25, cached_image_input=2.0),
+    **SHUTDOWN_DEC_2026,
+    successors=DETAIL_SUCCESSORS,
+    sources=(DEPRECATIONS, "https://community.openai.com/t/1371851"),
+    as_of=AS_OF,
 )
-_GPT_IMAGE_2 = ModelProfile("gpt-image-2", custom_sizes=CustomSizes(), transparency=False)
+_CHATGPT_IMAGE_LATEST = replace(
+    _GPT_IMAGE_1_5, id="chatgpt-image-latest", prices=Prices(), sources=(DEPRECATIONS,)
+)
+_GPT_IMAGE_2 = ModelProfile(
+    "gpt-image-2",
+    custom_sizes=GPT_IMAGE_2_SIZES,
+    transparency=False,
+    prices=GPT_IMAGE_2_PRICES,
+    output_tokens=OUTPUT_TOKENS_2,
+    input_tokens="patches",
+    sources=GPT_IMAGE_2_PAGES,
+    as_of=date(2026, 12, 2),
+)
+_GPT_IMAGE_2X = replace(
+    _GPT_IMAGE_2,
+    qualities=QUALITIES_2X,
+    transparency=None,
+    sources=GPT_IMAGE_2X_PAGES,
+)
+_GPT_IMAGE_2_6 = replace(
+    _GPT_IMAGE_2X,
+    complexities=COMPLEXITIES,
+    generate_fields=GENERATE_FIELDS | {"complexity"},
+    edit_fields=EDIT_FIELDS | {"complexity"},
+)
 
 PROFILES: dict[str, ModelProfile] = {
     profile.id: profile
     for profile in (
+        replace(_GPT_IMAGE_2_6, id="gpt-image-2.6-flare"),
+        replace(_GPT_IMAGE_2_6, id="gpt-image-2.6-sunburst"),
+        replace(_GPT_IMAGE_2X, id="gpt-image-2.5-flare"),
+        replace(_GPT_IMAGE_2X, id="gpt-image-2.5-sunburst"),
+        _GPT_IMAGE_2,
+        replace(_GPT_IMAGE_2, id="gpt-image-2-2026-04-21", snapshot_of="gpt-image-2"),
+        _GPT_IMAGE_1_5,
+        replace(_GPT_IMAGE_1_5, id="gpt-image-1.5-2025-12-16", snapshot_of="gpt-image-1.5"),
+        _CHATGPT_IMAGE_LATEST,
         _MINI,
         _GPT_IMAGE_1,
-        _GPT_IMAGE_1_5,
-        replace(_GPT_IMAGE_1_5, id="gpt-image-1.5-2025-12-16"),
-        _GPT_IMAGE_2,
-        replace(_GPT_IMAGE_2, id="gpt-image-2-2026-04-21"),
     )
 }
-"""The models assetgen knows, by id (dated snapshots share their family's profile)."""
+"""The models assetgen knows, by id, current ones first. Flare is the 2.x fast
+draft tier, sunburst the detail tier. Sizes of the 2.5 and 2.6 families are
+assumed to be gpt-image-2's (no source gives their own)."""
 
 ANY_SIZE = CustomSizes(multiple=1, max_edge=sys.maxsize, max_pixels=sys.maxsize, max_ratio=math.inf)
-GENERIC = ModelProfile("", known=False, sizes=("auto",), custom_sizes=ANY_SIZE)
+GENERIC = ModelProfile(
+    "",
+    known=False,
+    sizes=("auto",),
+    custom_sizes=ANY_SIZE,
+    qualities=QUALITIES_2X,
+    complexities=COMPLEXITIES,
+    transparency=None,
+    generate_fields=GENERATE_FIELDS | {"complexity"},
+    edit_fields=EDIT_FIELDS | {"complexity"},
+)
 """An unknown model: every GPT image field may be sent and the service decides."""
 
 
@@ -178,7 +307,7 @@ def profile_for(model: str) -> ModelProfile:
 
 def is_shut_down(profile: ModelProfile, today: date) -> bool:
     """Whether the model's known shutdown date has come."""
-    return profile.shutdown is not None and today >= profile.shutdown
+    return profile.status(today) == "shut down"
 
 
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
@@ -210,6 +339,11 @@ def size_problem(profile: ModelProfile, size: str) -> str | None:
         )
     if max(width, height) > limits.max_ratio * min(width, height):
         return f"{profile.id} needs an aspect ratio between 1:3 and 3:1, got {size}"
+    if width * height < limits.min_pixels:
+        return (
+            f"{size} is too small for {profile.id}: at least {limits.min_pixels:,} pixels "
+            "(1024x640, for one)"
+        )
     return None
 
 
@@ -233,6 +367,10 @@ def param_problems(profile: ModelProfile, request: ImageRequest) -> list[tuple[s
         add("size", message)
     if request.quality not in profile.qualities:
         add("quality", f"expected one of {', '.join(profile.qualities)}, got {request.quality!r}")
+    complexity = request.complexity
+    if complexity is not None and profile.complexities and complexity not in profile.complexities:
+        choices = ", ".join(profile.complexities)
+        add("complexity", f"expected one of {choices}, got {complexity!r}")
     if request.output_format not in OUTPUT_FORMATS:
         add(
             "output_format",
@@ -246,7 +384,7 @@ def param_problems(profile: ModelProfile, request: ImageRequest) -> list[tuple[s
 def _background_problems(profile: ModelProfile, request: ImageRequest) -> list[tuple[str, str]]:
     if request.background != "transparent":
         return []
-    if not profile.transparency:
+    if profile.transparency is False:
         return [("background", f"{profile.id} cannot make a transparent background")]
     if request.output_format not in ALPHA_FORMATS:
         return [
@@ -272,6 +410,7 @@ def requested_fields(request: ImageRequest) -> dict[str, Any]:
         "output_compression": request.output_compression,
         "moderation": request.moderation,
         "input_fidelity": request.input_fidelity,
+        "complexity": request.complexity,
     }
     if request.output_format == "png":
         values["output_compression"] = None
@@ -322,32 +461,41 @@ def usage_cost(prices: Prices, usage: Usage | None) -> float | None:
     return round(total / 1_000_000, 8) if math.isfinite(total) and total >= 0 else None
 
 
-def image_price(prices: Prices, quality: str, size: str) -> float | None:
-    """Estimated USD for one image; ``auto`` quality as high, ``auto`` size as the dearest."""
-    quality = AUTO_QUALITY_ESTIMATE if quality == "auto" else quality
-    table = prices.per_image.get(quality) or {}
-    if not table and prices.output is not None:
-        rate = prices.output / 1_000_000
-        table = {name: tokens * rate for name, tokens in OUTPUT_TOKENS.get(quality, {}).items()}
-    if size == "auto":
-        return max(table.values(), default=None)
-    return table.get(size)
+PRICE_KEYS = (
+    "text_input",
+    "image_input",
+    "output",
+    "per_image",
+    "cached_text_input",
+    "cached_image_input",
+)
 
 
-PRICE_KEYS = ("text_input", "image_input", "output", "per_image")
 MAX_TOKEN_PRICE = 10_000.0
 """USD per 1M tokens, at most: far above any model's, so a larger one is a typo."""
 MAX_IMAGE_PRICE = 1_000.0
 """USD per image, at most."""
 
 
-def parse_price_overrides(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def parse_price_overrides(
+    raw: Mapping[str, Mapping[str, Any]], *, file: str | None = None
+) -> dict[str, dict[str, Any]]:
     """Check ``[provider] prices`` (``{model: {field: value}}``); raise SpecError on a bad one.
 
     Every price is a finite number from 0 to a generous maximum: a negative,
     NaN or infinite price would make costs (and ``--max-cost``) meaningless.
+    ``file`` (the spec's name) goes into the error.
     """
+    try:
+        return _parse_price_overrides(raw)
+    except SpecError as exc:
+        exc.file = exc.file or file
+        raise
+
+
+def _parse_price_overrides(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     for model, entry in raw.items():
+        _refuse_unquoted_id(model, entry)
         for key, value in entry.items():
             where = f"provider.prices.{model}.{key}"
             if key not in PRICE_KEYS:
@@ -380,6 +528,25 @@ def _shown(value: object) -> str:
     except ValueError:  # an integer over Python's 4300-digit limit
         return "a huge integer"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _refuse_unquoted_id(model: str, entry: Mapping[str, Any]) -> None:
+    """``[provider.prices.gpt-image-1.5]`` unquoted is TOML for ``gpt-image-1`` → ``5``."""
+    dotted = unquoted_id(model, entry)
+    if dotted is not None:
+        raise SpecError(
+            f'quote the model id: [provider.prices."{dotted}"] (unquoted, TOML reads '
+            "each dot as a nested table)",
+            field=f'provider.prices."{dotted}"',
+        )
+
+
+def unquoted_id(model: str, entry: Mapping[str, Any]) -> str | None:
+    """The dotted model id a nested price table was meant to be, if it is one."""
+    for key, value in entry.items():
+        if key != "per_image" and isinstance(value, Mapping):
+            return unquoted_id(f"{model}.{key}", value) or f"{model}.{key}"
+    return None
 
 
 def _check_per_image(value: object, where: str) -> None:

@@ -42,14 +42,14 @@ from ..secrets import Redactor, key_problem
 from ..spec_types import ProviderConfig
 from .base import ImageRequest, ImageResult, Provider, Usage
 from .decode import UndecodableImage, check_image
-from .inputs import PreparedInputs, encode_kept, inspect_inputs, prepare_inputs
+from .estimates import estimate_usd
+from .inputs import PreparedInputs, encode_kept, input_sizes, inspect_inputs, prepare_inputs
+from .lifecycle import lifecycle_note, transparency_hint
 from .limits import MAX_RESPONSE_BYTES, check_config
 from .models import (
     MB,
     ModelProfile,
     body_fields,
-    image_price,
-    is_shut_down,
     param_problems,
     parse_price_overrides,
     prices_for,
@@ -149,10 +149,10 @@ class OpenAIProvider(Provider):
             )
 
     def estimate_cost(self, request: ImageRequest) -> float | None:
-        """USD from the per-image table (``auto`` quality counted as ``high``), × n."""
+        """USD of the output images and an edit's input images (see ``estimates``), × n."""
         prices = prices_for(request.model, self._prices)
-        price = image_price(prices, request.quality, request.size)
-        return None if price is None else round(price * request.n, 6)
+        sizes = input_sizes(request) if request.operation == "edit" else []
+        return estimate_usd(profile_for(request.model), prices, request, sizes)
 
     async def generate(self, request: ImageRequest) -> ImageResult:
         """Send the request (retrying what may pass) and decode the images."""
@@ -189,14 +189,18 @@ class OpenAIProvider(Provider):
 
     def _profile(self, request: ImageRequest) -> ModelProfile:
         profile = profile_for(request.model)
+        note = lifecycle_note(
+            profile, self._today or date.today(), self.base_url, notice_days=SHUTDOWN_NOTICE_DAYS
+        )
+        if note is not None and note[0] == "error":
+            raise SpecError(note[1], asset=request.asset, field="model")
         if request.model not in self._noted:
             self._noted.add(request.model)
-            self._note_model(profile)
+            self._note_model(profile, note)
         return profile
 
-    def _note_model(self, profile: ModelProfile) -> None:
-        today = self._today or date.today()
-        fix = "change [provider] model (or the asset's model) to a current model"
+    def _note_model(self, profile: ModelProfile, note: tuple[str, str] | None) -> None:
+        """Once per model and build: an unknown id, a deprecation or a retired model."""
         if not profile.known:
             cost = "" if profile.id in self._prices else " and its cost is unknown"
             message = (
@@ -204,19 +208,8 @@ class OpenAIProvider(Provider):
                 f"are sent unchecked{cost}"
             )
             self.emit(Event("warning", message, data={"model": profile.id}))
-        elif is_shut_down(profile, today):
-            message = (
-                f"model {profile.id!r} was shut down upstream on {profile.shutdown}, so new "
-                f"generations will likely fail; locked assets stay valid; {fix}"
-            )
-            self.emit(Event("warning", message, data={"model": profile.id}))
-        elif profile.shutdown is not None:
-            days = (profile.shutdown - today).days
-            message = (
-                f"model {profile.id!r} is deprecated and shuts down upstream on "
-                f"{profile.shutdown} (in {days} days); {fix} for new assets"
-            )
-            kind = "warning" if days <= SHUTDOWN_NOTICE_DAYS else "info"
+        elif note is not None:
+            kind, message = note
             self.emit(Event(kind, message, data={"model": profile.id}))
 
     def _raise_problems(self, problems: list[tuple[str, str]], request: ImageRequest) -> None:
@@ -435,8 +428,9 @@ class OpenAIProvider(Provider):
             hint = "locked assets stay valid; change [provider] model or the asset's model"
             raise self._error(message, request, status=status, code=error.code, hint=hint)
         retryable = should_retry(status, error.code or error.type, answer.headers)
+        hint = transparency_hint(profile_for(request.model), request, error.param, error.message)
         raise self._error(
-            error.message, request, status=status, code=error.code, retryable=retryable
+            error.message, request, status=status, code=error.code, retryable=retryable, hint=hint
         )
 
     async def _result(
