@@ -140,6 +140,10 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True
     parser.add_argument("-v", "--verbose", help="a line for every step", **store_true)
 
 
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE, as a shell reports a command whose reader closed the pipe."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -152,6 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: every asset finished so far is kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `assetgen models | head`: the reader left, that's all
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def report_error(exc: AssetgenError) -> None:

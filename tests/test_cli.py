@@ -85,3 +85,12 @@ def test_jobs_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str
     make_project(tmp_path, '[[asset]]\nname = "a"\nprompt = "x"\n')
     assert main(["-C", str(tmp_path), "build", "--jobs", "0"]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    import subprocess
+    import sys
+
+    command = f"{sys.executable} -m assetgen models | head -1"
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() and "Traceback" not in done.stderr, done.stderr
