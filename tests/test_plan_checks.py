@@ -49,7 +49,7 @@ def test_plan_refuses_transparency_on_a_model_without_it(
     assert run(tmp_path, "plan") == 2
     err = capsys.readouterr().err
     assert "assetgen.toml: asset 'icon': field 'background'" in err
-    assert "transparent" in err
+    assert "transparent" in err and "gpt-image-2.6-flare" in err  # what to try instead
     assert run(tmp_path, "build") == 2  # the same answer, before any cost question
     err = capsys.readouterr().err
     assert "field 'background'" in err and "--yes" not in err

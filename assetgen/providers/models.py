@@ -381,11 +381,27 @@ def param_problems(profile: ModelProfile, request: ImageRequest) -> list[tuple[s
     return problems
 
 
+def _alpha_models() -> str:
+    """Which current models may make one (the 2.x family is untested: marked unknown)."""
+    today = date.today()
+    current = [m for m in PROFILES.values() if m.status(today) != "shut down" and m.known]
+    sure = [m.id for m in current if m.transparency]
+    maybe = [m.id for m in current if m.transparency is None]
+    if sure:
+        return "current models that can: " + ", ".join(sure)
+    return (
+        "no current model is known to (the 1.x models that could are shut down upstream); "
+        f"unknown, so worth a try: {', '.join(maybe)}"
+    )
+
+
 def _background_problems(profile: ModelProfile, request: ImageRequest) -> list[tuple[str, str]]:
     if request.background != "transparent":
         return []
     if profile.transparency is False:
-        return [("background", f"{profile.id} cannot make a transparent background")]
+        return [
+            ("background", f"{profile.id} cannot make a transparent background; {_alpha_models()}")
+        ]
     if request.output_format not in ALPHA_FORMATS:
         return [
             (
