@@ -382,7 +382,11 @@ class SpecReader(TableReader):
 
         reason = path_text_problem(value) or check_filename_pattern(value)
         if reason:
-            self.problem(f"{shown(value)}: {reason}", field=f"{prefix}filename", asset=asset)
+            if reason.startswith("filename pattern "):  # it names the pattern already
+                reason = reason.removeprefix("filename pattern ")
+            else:
+                reason = f"{shown(value)}: {reason}"
+            self.problem(reason, field=f"{prefix}filename", asset=asset)
             return None
         return value
 

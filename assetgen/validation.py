@@ -76,6 +76,10 @@ def check_project_path(value: str) -> str | None:
     return None
 
 
+LIST_FORMS = ("width", "height", "format")
+"""Variant fields with a list form (``widths``, ``heights``, ``formats``) in variant sets."""
+
+
 class TableReader:
     """Reads values from tables of one file, collecting problems."""
 
@@ -121,10 +125,12 @@ class TableReader:
         value = table[key]
         if check(value):
             return value
+        plural = f"{key}s" if isinstance(value, list) and key in LIST_FORMS else None
         self.problem(
             f"expected {expected}, got {type(value).__name__} {shown(value)}",
             field=f"{prefix}{key}",
             asset=asset,
+            hint=f"did you mean '{plural}'?" if plural else None,
         )
         return None
 

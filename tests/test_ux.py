@@ -279,3 +279,28 @@ def test_a_slow_request_says_so_in_ci_logs_and_a_timeout_names_the_setting(
     err = capsys.readouterr().err
     assert "[provider] timeout = 0.3 s" in err
     assert "could not reach" not in err  # it answered, just too slowly
+
+
+# -- 8: errors that point the right way ----------------------------------------------------
+
+
+def test_a_list_for_width_suggests_widths_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(
+        tmp_path,
+        """
+        [variant_sets.resp]
+        width = [800, 1600]
+
+        [[asset]]
+        name = "hero-{{ s }}"
+        prompt = "a {{ s }} hero"
+        matrix = { s = ["a", "b"] }
+        variants = ["resp", { filename = "{nme}.{ext}" }]
+        """,
+    )
+    assert run(tmp_path, "plan") == 2
+    err = capsys.readouterr().err
+    assert err.count("variant_sets.resp.width") == 1 and "did you mean 'widths'?" in err
+    assert err.count("{nme}") == 2, err  # once as written, once as the unknown placeholder
