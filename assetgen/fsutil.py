@@ -144,7 +144,21 @@ def _running(pid: int) -> bool:
         return False
     except (OSError, OverflowError):
         return True  # another user's process, or a pid we cannot ask about
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has died but not been reaped (it writes nothing any more).
+
+    A killed build's workers are re-parented to PID 1, which in a container is
+    often not an init that reaps: they stay zombies, and ``kill(pid, 0)`` still
+    finds them.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS): a zombie is reaped soon enough there
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def _temp_entries(folder: Path, *, recursive: bool) -> Iterator[os.DirEntry[str]]:

@@ -560,3 +560,26 @@ def test_only_the_holder_of_the_project_lock_folds(built: Path) -> None:
     with project.exclusive():
         assert "card-1" not in project.lock().assets
     assert not journal.exists()
+
+
+def test_a_temp_file_of_a_dead_but_unreaped_process_is_a_leftover(tmp_path: Path) -> None:
+    """Killed workers re-parented to a container's PID 1 may stay zombies: they write nothing."""
+    import subprocess
+    import sys
+    import time
+
+    from assetgen.fsutil import leftover_temps
+
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc to tell a zombie")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.05)
+        leftover = tmp_path / f".hero.webp.assetgen-{child.pid}-0123abcd.tmp"
+        leftover.write_bytes(b"half")
+        assert leftover_temps([tmp_path]) == [leftover]
+    finally:
+        child.wait()
