@@ -22,6 +22,7 @@ LAYERS = {
         "filenames",
         "wording",
         "secrets",
+        "limits",
     },
     1: {"spec", "validation", "prompts", "hashing", "masks"},
     2: {"graph", "dependencies"},

@@ -1,0 +1,112 @@
+"""Hostile input becomes a located error in bounded time and memory (issue 9, "Bad input")."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from assetgen.cli import main
+
+from .projects import make_project, write
+
+HOSTILE_PROMPTS = {
+    "huge range": "{% for i in range(10**9) %}x{% endfor %}",
+    "huge power": "{{ 10**100000 }}",
+    "huge repeat": "{{ 'x' * 10**10 }}",
+    "huge list repeat": "{{ ([1] * 10**9) | length }}",
+    "huge center": "{{ 'x' | center(2000000000) }}",
+    "huge indent": "{{ 'x\ny' | indent(2000000000) }}",
+    "huge format filter": "{{ '%2000000000s' | format('x') }}",
+    "huge percent": "{{ '%2000000000s' % 'x' }}",
+    "huge str.format": "{{ '{:>2000000000}'.format('x') }}",
+    "nested format width": "{{ '{:{}}'.format('x', 2000000000) }}",
+    "nested loops": (
+        "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}"
+    ),
+    "nested small loops": (
+        "{% for a in range(9999) %}{% for b in range(9999) %}{% endfor %}{% endfor %}"
+    ),
+    "squaring": (
+        "{% set ns = namespace(v=3) %}{% for i in range(40) %}{% set ns.v = ns.v * ns.v %}"
+        "{% endfor %}{{ ns.v }}"
+    ),
+    "long output": "{% for i in range(10000) %}{{ 'word ' * 20 }}{% endfor %}",
+    "recursive macro": "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}",
+    "deep ifs": "{% if true %}" * 2000 + "x" + "{% endif %}" * 2000,
+}
+
+
+def run(root: Path, *argv: str) -> tuple[int, str]:
+    return main(["-C", str(root), *argv]), ""
+
+
+def check_refused(
+    root: Path, capsys: pytest.CaptureFixture[str], *needles: str, command: str = "plan"
+) -> str:
+    start = time.monotonic()
+    code = main(["-C", str(root), command])
+    elapsed = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert elapsed < 10, elapsed
+    assert "Traceback" not in err and "internal error" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@pytest.mark.parametrize("prompt", HOSTILE_PROMPTS.values(), ids=HOSTILE_PROMPTS.keys())
+def test_hostile_inline_prompt_is_a_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], prompt: str
+) -> None:
+    escaped = prompt.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    make_project(tmp_path, f'[[asset]]\nname = "hero"\nprompt = "{escaped}"\n')
+    check_refused(tmp_path, capsys, "assetgen.toml", "asset 'hero'", "field 'prompt'")
+
+
+@pytest.mark.parametrize(
+    ("files", "needle"),
+    [
+        ({"self.j2": "{% include 'self.j2' %}"}, "recursion"),
+        ({"self.j2": "{% include 'a.j2' %}", "a.j2": "{% include 'self.j2' %}"}, "recursion"),
+        ({"self.j2": "{% extends 'self.j2' %}"}, "template"),
+        ({"self.j2": "{% if true %}" * 2000 + "x" + "{% endif %}" * 2000}, "template"),
+    ],
+    ids=["self-include", "mutual includes", "self-extends", "deep ifs"],
+)
+def test_hostile_template_file_is_a_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], files: dict[str, str], needle: str
+) -> None:
+    for name, text in files.items():
+        write(tmp_path / "prompts" / name, text)
+    make_project(tmp_path, '[[asset]]\nname = "hero"\ntemplate = "self.j2"\n')
+    check_refused(tmp_path, capsys, "asset 'hero'", "field 'template'", needle)
+
+
+def test_template_file_not_utf8_is_a_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "prompts").mkdir(parents=True)
+    (tmp_path / "prompts" / "latin.j2").write_bytes(b"caf\xe9 \xff\xfe photo")
+    make_project(tmp_path, '[[asset]]\nname = "hero"\ntemplate = "latin.j2"\n')
+    check_refused(tmp_path, capsys, "asset 'hero'", "field 'template'", "UTF-8")
+
+
+def test_prompt_longer_than_the_api_limit_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(tmp_path, '[[asset]]\nname = "hero"\nprompt = "{{ \'word \' * 8000 }}"\n')
+    check_refused(tmp_path, capsys, "asset 'hero'", "32000")
+
+
+def test_ordinary_numbers_and_formats_still_render(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompt = (
+        "in {{ 2024 }}, {{ 2 ** 10 }} {{ '%05.1f' % 3.14159 }} {{ '{:>8}'.format('x') }} "
+        "{{ 'ab' * 3 }} {{ 'x' | center(9) }}{% for i in range(3) %}{{ i }}{% endfor %}"
+    )
+    make_project(tmp_path, f'[[asset]]\nname = "hero"\nprompt = "{prompt}"\n')
+    assert main(["-C", str(tmp_path), "plan"]) == 0, capsys.readouterr().err
