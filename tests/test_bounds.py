@@ -110,3 +110,17 @@ def test_ordinary_numbers_and_formats_still_render(
     )
     make_project(tmp_path, f'[[asset]]\nname = "hero"\nprompt = "{prompt}"\n')
     assert main(["-C", str(tmp_path), "plan"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "pattern", ["{name:>999999999}.{ext}", "{name!r}.{ext}", "{name}-{width:09d}.{ext}"]
+)
+def test_filename_format_specs_are_refused_before_formatting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pattern: str
+) -> None:
+    make_project(
+        tmp_path,
+        f'[[asset]]\nname = "hero"\nprompt = "a hero"\n'
+        f'variants = [{{ width = 8, filename = "{pattern}" }}]\n',
+    )
+    check_refused(tmp_path, capsys, "asset 'hero'", "filename", "plain {")
