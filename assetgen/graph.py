@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import SpecError, SpecErrors
-from .hashing import HashCache
+from .hashing import HashCache, missing_reason
 from .prompts import PromptRenderer
 from .spec_types import DEFAULT_PARAMS, PROVIDER_KEY_REVISIONS, AssetSpec, Spec, VariantSpec
 
@@ -242,7 +242,7 @@ class Expander:
         path = self.spec.project_path(source)
         digest = self.hashes.sha256_or_none(path)
         if digest is None:
-            self.problem(f"file not found: {source}", asset=asset, field=field_name)
+            self.problem(f"{missing_reason(path)}: {source}", asset=asset, field=field_name)
             return None
         return InputRef(role=role, source=source, path=path, sha256=digest)
 

@@ -124,3 +124,118 @@ def test_filename_format_specs_are_refused_before_formatting(
         f'variants = [{{ width = 8, filename = "{pattern}" }}]\n',
     )
     check_refused(tmp_path, capsys, "asset 'hero'", "filename", "plain {")
+
+
+def png_header(path: Path, size: tuple[int, int]) -> Path:
+    """A small PNG whose header claims ``size``: only the first rows exist (never decodable)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", size[0], size[1], 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * (size[0] + 1) * 4)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("side", [12000, 20000])
+@pytest.mark.parametrize("field", ["image", "references"])
+def test_huge_input_image_is_refused_before_decoding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], side: int, field: str
+) -> None:
+    png_header(tmp_path / "in" / "big.png", (side, side))
+    value = '"in/big.png"' if field == "image" else '["in/big.png"]'
+    make_project(tmp_path, f'[[asset]]\nname = "hero"\nprompt = "a hero"\n{field} = {value}\n')
+    start = time.monotonic()
+    code = main(["-C", str(tmp_path), "build"])
+    err = capsys.readouterr().err
+    assert code != 0 and time.monotonic() - start < 10
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert "asset 'hero'" in err and "big.png" in err, err
+    assert "pixels" in err, err
+
+
+def test_open_image_checks_pixels_before_decoding(tmp_path: Path) -> None:
+    from assetgen.errors import InputImageError
+    from assetgen.masks import open_image
+
+    path = png_header(tmp_path / "big.png", (12000, 12000))
+    with pytest.raises(InputImageError, match="pixels"):
+        open_image(path, asset="hero", field="image")
+
+
+@pytest.fixture
+def alarm() -> object:
+    """Fail instead of hanging forever (a FIFO read blocks)."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise TimeoutError("hung")
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_non_regular_input_never_hangs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], alarm: object, kind: str
+) -> None:
+    import os
+
+    target = tmp_path / "in" / "pipe.png"
+    target.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/zero")
+    make_project(tmp_path, '[[asset]]\nname = "hero"\nprompt = "a hero"\nimage = "in/pipe.png"\n')
+    code = main(["-C", str(tmp_path), "build"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert "pipe.png" in err, err
+
+
+def test_non_regular_files_are_not_hashed(tmp_path: Path, alarm: object) -> None:
+    import os
+
+    from assetgen.hashing import HashCache, NotARegularFile, sha256_file
+
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(NotARegularFile):
+        sha256_file(tmp_path / "fifo")
+    assert HashCache().sha256_or_none(tmp_path / "fifo") is None
+    assert HashCache().sha256_or_none(Path("/dev/zero")) is None
+
+
+def test_huge_upscaled_variant_is_a_per_asset_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(
+        tmp_path,
+        """
+        [[asset]]
+        name = "hero"
+        prompt = "a hero"
+        variants = [{ width = 100000, upscale = true }]
+
+        [[asset]]
+        name = "small"
+        prompt = "a small one"
+        variants = [{ width = 64 }]
+        """,
+    )
+    code = main(["-C", str(tmp_path), "build"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert "hero" in err and "16384" in err, err
+    assert list((tmp_path / "public" / "img").glob("small*"))
