@@ -239,3 +239,25 @@ def test_huge_upscaled_variant_is_a_per_asset_failure(
     assert "Traceback" not in err and "internal error" not in err, err
     assert "hero" in err and "16384" in err, err
     assert list((tmp_path / "public" / "img").glob("small*"))
+
+
+def test_watch_builds_saves_made_while_another_build_holds_the_lock(tmp_path: Path) -> None:
+    from assetgen.project import open_project
+
+    from .test_watch import WatchProcess, save, site
+
+    root = site(tmp_path / "site")
+    spec = root / "assetgen.toml"
+    w = WatchProcess(root, "--provider", "offline")
+    try:
+        w.started()
+        project = open_project(spec, provider="offline")
+        with project.exclusive(purpose="build", clean=False):
+            save(spec, spec.read_text().replace("sunny", "stormy"))
+            assert "building after it" in w.until(" → ")
+            time.sleep(1.2)  # retried while busy: still one message, no error
+        rebuilt = w.until(" → ", timeout=20)
+        assert "generated sky" in rebuilt, w.seen
+        assert not any("error" in line for line in w.seen), w.seen
+    finally:
+        w.close()
