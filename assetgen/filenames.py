@@ -18,10 +18,16 @@ PLACEHOLDERS = ("name", "width", "height", "ext", "hash8")
 def check_filename_pattern(pattern: str) -> str | None:
     """``None`` if ``pattern`` is a usable variant filename, else what is wrong."""
     try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
+        parsed = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(pattern)
+            if name is not None
+        ]
     except ValueError as exc:
         return f"filename pattern {pattern!r} is malformed: {exc}"
+    fields = [name for name, _, _ in parsed]
     problems = [_unknown_placeholder(name) for name in fields if name not in PLACEHOLDERS]
+    problems.extend(_spec_problem(name, spec, conversion) for name, spec, conversion in parsed)
     if "name" not in fields:
         problems.append("must contain {name}")
     problems.append(_path_problem(pattern) or "")
@@ -29,6 +35,16 @@ def check_filename_pattern(pattern: str) -> str | None:
         problems.append(_format_problem(pattern))
     problems = [problem for problem in problems if problem]
     return f"filename pattern {pattern!r}: " + "; ".join(problems) if problems else None
+
+
+def _spec_problem(name: str, spec: str | None, conversion: str | None) -> str:
+    """Placeholders are plain ``{name}``: a width or conversion is user-sized formatting."""
+    if spec or conversion:
+        extra = f"!{conversion}" if conversion else ""
+        extra += f":{spec}" if spec else ""
+        plain = f"write plain {{{name}}}"
+        return f"{{{name}{extra}}} cannot be filled in: no format specs or conversions, {plain}"
+    return ""
 
 
 def _unknown_placeholder(name: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat as stat_module
 import time
 from pathlib import Path
 
@@ -30,9 +31,40 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class NotARegularFile(OSError):
+    """A FIFO, device, socket or folder where a file was expected (reading it could hang)."""
+
+
+def open_regular(path: Path) -> int:
+    """A read-only descriptor of ``path``, or :class:`NotARegularFile`.
+
+    Opened non-blocking (a FIFO's open would wait for a writer) and checked
+    with ``fstat`` on the descriptor, so a swap after the check cannot slip by.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFile(f"{path.name} is not a regular file")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def missing_reason(path: Path) -> str:
+    """Why ``path`` has no hash: ``file not found`` or ``not a regular file``."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "file not found"
+    return "file not found" if stat_module.S_ISREG(mode) else "not a regular file"
+
+
 def sha256_file(path: Path) -> str:
+    """Hex sha256 of a regular file (a FIFO or device raises NotARegularFile, never hangs)."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with os.fdopen(open_regular(path), "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -75,6 +107,8 @@ class HashCache:
     def sha256(self, path: Path) -> str:
         """Hex sha256 of the file at ``path`` (raises FileNotFoundError)."""
         stat = path.stat()
+        if not stat_module.S_ISREG(stat.st_mode):
+            raise NotARegularFile(f"{path.name} is not a regular file")
         key = str(path)
         cached = self.entries.get(key)
         if cached is not None and cached[:3] == _signature(stat):
@@ -91,7 +125,7 @@ class HashCache:
     def sha256_or_none(self, path: Path) -> str | None:
         try:
             return self.sha256(path)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, NotARegularFile):
             return None
 
     def record(self, path: Path, digest: str) -> None:

@@ -15,26 +15,70 @@ puts the base image back outside the region, byte for byte.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputImageError
+from .hashing import open_regular
+from .limits import MAX_INPUT_PIXELS
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 
+def check_pixels(image: PILImage.Image, name: str, *, asset: str | None, field: str) -> None:
+    """Refuse an opened (not yet decoded) image over :data:`~assetgen.limits.MAX_INPUT_PIXELS`."""
+    width, height = image.size
+    if width * height > MAX_INPUT_PIXELS:
+        raise InputImageError(
+            f"{name} is {width}x{height} pixels; input images may have at most "
+            f"{MAX_INPUT_PIXELS:,} pixels (8192x8192)",
+            asset=asset,
+            field=field,
+        )
+
+
+def check_header(path: Path, *, asset: str | None, field: str) -> None:
+    """Check that ``path`` is a regular image file within the pixel limit, decoding nothing."""
+    from PIL import Image
+
+    try:
+        with os.fdopen(open_regular(path), "rb") as handle, Image.open(handle) as image:
+            check_pixels(image, path.name, asset=asset, field=field)
+    except InputImageError:
+        raise
+    except (Exception, Image.DecompressionBombWarning) as exc:
+        raise InputImageError(
+            f"cannot read image {path.name}: {exc or type(exc).__name__}", asset=asset, field=field
+        ) from exc
+
+
 def open_image(path: Path, *, asset: str | None, field: str) -> PILImage.Image:
-    """Read an input image fully, or raise InputImageError naming asset, field and file."""
+    """Read an input image fully, or raise InputImageError naming asset, field and file.
+
+    Only regular files are read (a FIFO or device would hang), and the pixel
+    count in the header is checked before a single pixel is decoded.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        with os.fdopen(open_regular(path), "rb") as handle, Image.open(handle) as image:
+            check_pixels(image, path.name, asset=asset, field=field)
             image.load()
             return image
-    except (OSError, UnidentifiedImageError) as exc:
+    except (
+        OSError,
+        UnidentifiedImageError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        MemoryError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise InputImageError(
-            f"cannot read image {path.name}: {exc}", asset=asset, field=field
+            f"cannot read image {path.name}: {exc or type(exc).__name__}", asset=asset, field=field
         ) from exc
 
 

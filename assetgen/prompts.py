@@ -10,15 +10,32 @@ sent to a paid API.
 
 from __future__ import annotations
 
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import jinja2
+from jinja2 import filters as jinja_filters
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import SpecError
+from .limits import (
+    MAX_FORMAT_WIDTH,
+    MAX_INT_BITS,
+    MAX_LOOP_ITEMS,
+    MAX_PROMPT_CHARS,
+    MAX_RANGE,
+    MAX_RENDER_CHARS,
+    MAX_RENDER_SECONDS,
+)
 
 STOCK_PREFIX = "stock"
 
@@ -36,8 +53,189 @@ def stock_templates_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "templates"
 
 
+class TemplateLimit(SecurityError):
+    """A template went past one of :mod:`assetgen.limits` (a user error, not a bug)."""
+
+
+_SPECS = re.compile(r"\{[^{}]*?:([^{}]*)\}|%([-#0 +]*[\d*]*(?:\.[\d*]*)?)")
+"""The spec of each ``{field:spec}`` and ``%spec`` in a format string."""
+
+
+def _check_format(fmt: object) -> None:
+    """Refuse format strings whose widths or precisions would build huge strings."""
+    if not isinstance(fmt, str):
+        return
+    if re.search(r"\{[^{}]*:[^{}]*\{", fmt):
+        raise TemplateLimit("nested format specs (a width from an argument) are not allowed")
+    for match in _SPECS.finditer(fmt):
+        spec = match.group(1) or match.group(2) or ""
+        numbers = [int(n) for n in re.findall(r"\d+", spec)]
+        if "*" in spec or any(n > MAX_FORMAT_WIDTH for n in numbers):
+            raise TemplateLimit(
+                f"format widths are limited to {MAX_FORMAT_WIDTH} (in {match.group()!r})"
+            )
+
+
+def _check_size(value: object) -> object:
+    if isinstance(value, str | list | tuple) and len(value) > MAX_RENDER_CHARS:
+        raise TemplateLimit(f"a value of {len(value)} items; the limit is {MAX_RENDER_CHARS}")
+    return value
+
+
+def _check_width(width: object) -> None:
+    if isinstance(width, int) and abs(width) > MAX_FORMAT_WIDTH:
+        raise TemplateLimit(f"widths are limited to {MAX_FORMAT_WIDTH}, got {width}")
+    if isinstance(width, str) and len(width) > MAX_FORMAT_WIDTH:
+        raise TemplateLimit(f"indents are limited to {MAX_FORMAT_WIDTH} characters")
+
+
+def _center(value: str, width: int = 80) -> str:
+    _check_width(width)
+    return jinja_filters.do_center(value, width)
+
+
+def _indent(value: str, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
+    _check_width(width)
+    return _check_size(jinja_filters.do_indent(value, width, first, blank))  # type: ignore[return-value]
+
+
+def _format(value: str, *args: Any, **kwargs: Any) -> str:
+    _check_format(value)
+    return jinja_filters.do_format(value, *args, **kwargs)
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, with :mod:`assetgen.limits` on loops, numbers, strings and time.
+
+    Jinja's own sandbox stops attribute tricks but not a template that asks
+    for ``10**100000``, ``'x' * 10**10`` or a billion loop iterations.
+    """
+
+    intercepted_binops = frozenset(["**", "*", "%", "+"])
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.loop_items = 0
+        """``range()`` numbers yielded in the current render."""
+        self.globals["range"] = self._range
+        self.filters.update(center=_center, indent=_indent, format=_format)
+
+    def _range(self, *args: int) -> range:
+        numbers = range(*args)
+        if len(numbers) > MAX_RANGE:
+            raise TemplateLimit(f"range() of {len(numbers)} numbers; the limit is {MAX_RANGE}")
+        self.loop_items += len(numbers)
+        if self.loop_items > MAX_LOOP_ITEMS:
+            raise TemplateLimit(f"loops over more than {MAX_LOOP_ITEMS} numbers in one render")
+        return numbers
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        """``left operator right``, refused when the result would be huge."""
+        if operator == "**":
+            _check_power(left, right)
+        elif operator == "*":
+            _check_product(left, right)
+        elif operator == "%" and isinstance(left, str):
+            _check_format(left)
+        result = super().call_binop(context, operator, left, right)
+        return _check_size(result)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """``str.format`` and ``format_map`` in templates, with bounded widths."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        fmt = value.__self__
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            _check_format(fmt)
+            return wrapped(*args, **kwargs)
+
+        return bounded
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    ints = _is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1
+    if ints and abs(base).bit_length() * exponent > MAX_INT_BITS:
+        raise TemplateLimit(f"{base} ** {exponent} is too large ({MAX_INT_BITS} bits at most)")
+
+
+def _check_product(left: Any, right: Any) -> None:
+    if _is_int(left) and _is_int(right):
+        if left.bit_length() + right.bit_length() > MAX_INT_BITS:
+            raise TemplateLimit(f"a product over {MAX_INT_BITS} bits")
+        return
+    for sequence, count in ((left, right), (right, left)):
+        sized = isinstance(sequence, str | list | tuple) and _is_int(count)
+        if sized and len(sequence) * count > MAX_RENDER_CHARS:
+            raise TemplateLimit(
+                f"repeating {len(sequence)} items {count} times; the limit is {MAX_RENDER_CHARS}"
+            )
+
+
+class RenderTimeout(TemplateLimit):
+    """A render ran past :data:`~assetgen.limits.MAX_RENDER_SECONDS`."""
+
+
+@contextmanager
+def _deadline(env: BoundedSandbox, seconds: float) -> Iterator[None]:
+    """Stop the template code of ``env`` after ``seconds`` (a line tracer, this thread).
+
+    Only frames of compiled templates get the line tracer; under a debugger or
+    coverage (another tracer) the render is bounded by the other limits alone.
+    """
+    env.loop_items = 0
+    if sys.gettrace() is not None:
+        yield
+        return
+    end = time.monotonic() + seconds
+
+    def check(frame: FrameType, event: str, arg: object) -> Callable[..., Any] | None:
+        if time.monotonic() > end:
+            raise RenderTimeout(f"rendering took more than {seconds:g} s")
+        return check if frame.f_globals.get("environment") is env else None
+
+    sys.settrace(check)
+    try:
+        yield
+    finally:
+        sys.settrace(None)
+
+
+def _bounded_render(env: BoundedSandbox, template: jinja2.Template, variables: dict) -> str:
+    """Render ``template``, stopping at the size and time limits."""
+    parts: list[str] = []
+    total = 0
+    with _deadline(env, MAX_RENDER_SECONDS):
+        for chunk in template.generate(variables):
+            total += len(chunk)
+            if total > MAX_RENDER_CHARS:
+                raise TemplateLimit(f"the output passed {MAX_RENDER_CHARS} characters")
+            parts.append(chunk)
+    return "".join(parts)
+
+
+_USER_ERRORS = (
+    jinja2.TemplateError,
+    RecursionError,
+    MemoryError,
+    UnicodeError,
+    OverflowError,
+    ValueError,
+    ZeroDivisionError,
+    TypeError,
+)
+"""What a template can raise by itself: the template's fault, so a spec error."""
+
+
 @cache
-def environment(templates_dir: Path) -> SandboxedEnvironment:
+def environment(templates_dir: Path) -> BoundedSandbox:
     """One environment per template folder, so compiled templates are reused."""
     loader = jinja2.ChoiceLoader(
         [
@@ -47,7 +245,7 @@ def environment(templates_dir: Path) -> SandboxedEnvironment:
             ),
         ]
     )
-    return SandboxedEnvironment(
+    return BoundedSandbox(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -68,14 +266,14 @@ class PromptRenderer:
     ) -> str:
         """Render an inline template (a name, an inline prompt, an input path)."""
         try:
-            return self.env.from_string(source).render(variables)
-        except jinja2.TemplateError as exc:
+            return _bounded_render(self.env, self.env.from_string(source), variables)
+        except _USER_ERRORS as exc:
             raise self._error(exc, asset=asset, field=field, file=self.spec_file) from exc
 
     def render_file(self, name: str, variables: dict[str, Any], *, asset: str) -> str:
         """Render the template file ``name`` from the project or stock folder."""
         try:
-            return self.env.get_template(name).render(variables)
+            return _bounded_render(self.env, self.env.get_template(name), variables)
         except jinja2.TemplateNotFound as exc:
             missing = exc.name or name
             raise SpecError(
@@ -85,7 +283,7 @@ class PromptRenderer:
                 asset=asset,
                 field="template",
             ) from exc
-        except jinja2.TemplateError as exc:
+        except _USER_ERRORS as exc:
             raise self._error(exc, asset=asset, field="template", file=name) from exc
 
     def render_prompt(
@@ -97,14 +295,22 @@ class PromptRenderer:
         else:
             text = self.render_string(prompt or "", variables, asset=asset, field="prompt")
         text = normalise(text)
+        field = "template" if template is not None else "prompt"
         if not text:
             raise SpecError(
-                "the prompt renders to nothing", file=self.spec_file, asset=asset, field="prompt"
+                "the prompt renders to nothing", file=self.spec_file, asset=asset, field=field
+            )
+        if len(text) > MAX_PROMPT_CHARS:
+            raise SpecError(
+                f"the prompt renders to {len(text)} characters; at most {MAX_PROMPT_CHARS}",
+                file=self.spec_file,
+                asset=asset,
+                field=field,
             )
         return text
 
     @staticmethod
-    def _error(exc: jinja2.TemplateError, *, asset: str, field: str, file: str) -> SpecError:
+    def _error(exc: BaseException, *, asset: str, field: str, file: str) -> SpecError:
         if isinstance(exc, jinja2.UndefinedError):
             message = f"undefined variable: {exc.message}"
             hint = "define it in [vars], the asset's vars or its matrix"
@@ -117,4 +323,15 @@ class PromptRenderer:
                 asset=asset,
                 field=field,
             )
+        if isinstance(exc, TemplateLimit):
+            return SpecError(f"template limit: {exc}", file=file, asset=asset, field=field)
+        if isinstance(exc, RecursionError):
+            message = "the template nests or includes itself too deeply (recursion)"
+            return SpecError(message, file=file, asset=asset, field=field)
+        if isinstance(exc, MemoryError):
+            message = "the template needs too much memory to render"
+            return SpecError(message, file=file, asset=asset, field=field)
+        if isinstance(exc, UnicodeError):
+            message = f"a template file is not UTF-8 text: {exc}"
+            return SpecError(message, file=file, asset=asset, field=field)
         return SpecError(f"template error: {exc}", file=file, asset=asset, field=field)

@@ -71,6 +71,7 @@ from .filenames import (
     format_supported,
 )
 from .fsutil import atomic_write_bytes, is_within
+from .limits import MAX_INPUT_PIXELS, MAX_VARIANT_SIDE
 from .spec_types import VariantSpec
 
 PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
@@ -264,10 +265,19 @@ def render_job(job: VariantJob) -> JobResult:
 def _decode(job: VariantJob) -> _JobState:
     try:
         with Image.open(job.original) as opened:
+            if opened.size[0] * opened.size[1] > MAX_INPUT_PIXELS:
+                raise OSError(f"{opened.size[0]}x{opened.size[1]} is over the pixel limit")
             opened.load()
             ImageOps.exif_transpose(opened, in_place=True)
             image = _normalise_mode(opened)
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except (
+        OSError,
+        UnidentifiedImageError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         message = f"cannot read original {job.original.name}: {exc}"
         raise AssetgenError(message, file=str(job.original), asset=job.asset) from exc
     icc = opened.info.get("icc_profile") if opened.mode != "CMYK" else None
@@ -288,12 +298,23 @@ def _render(state: _JobState, target: VariantTarget) -> RenderedVariant:
     spec = target.spec
     _require_format(spec.format)
     geometry = _geometry(state.image.size, spec)
+    _check_side(geometry.canvas, state.job.asset)
     image = _finish(state, _resize(state, geometry), geometry, target)
     data = _encode(image, spec, state)
     digest = hashlib.sha256(data).hexdigest()
     path = _output_path(state.job, spec, image.size, digest)
     _write(state, path, data, target.key, digest)
     return RenderedVariant(target.key, path, digest, *image.size, len(data), spec.format)
+
+
+def _check_side(canvas: tuple[int, int], asset: str) -> None:
+    if max(canvas) > MAX_VARIANT_SIDE:
+        raise SpecError(
+            f"the variant would be {canvas[0]}x{canvas[1]}; each side may be at most "
+            f"{MAX_VARIANT_SIDE}",
+            asset=asset,
+            field="variants",
+        )
 
 
 def _require_format(fmt: str) -> None:

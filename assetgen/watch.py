@@ -29,7 +29,7 @@ from typing import Any
 from .budget import check_cost
 from .build import BuildOptions, build
 from .editor_temps import is_editor_temp
-from .errors import AssetgenError, BudgetError
+from .errors import AssetgenError, BudgetError, UsageError
 from .events import Emit, Event
 from .gallery import GalleryServer, default_output, render_gallery
 from .plan import Plan
@@ -41,6 +41,13 @@ MAX_NAMES = 8
 """Names listed per kind in a rebuild line before ``+N more``."""
 MAX_CHANGED = 3
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
+BUSY_RETRY_SECONDS = 0.5
+"""While another assetgen holds the project lock, saves wait and the build is retried this often."""
+
+
+def is_busy(exc: AssetgenError) -> bool:
+    """Whether ``exc`` says another assetgen process holds the project lock."""
+    return isinstance(exc, UsageError) and exc.message.startswith("another assetgen ")
 
 
 @dataclass(frozen=True)
@@ -240,6 +247,8 @@ class Watcher:
     retired: list[asyncio.Future[None]] = field(default_factory=list)
     server: GalleryServer | None = None
     version: int = 0
+    pending: set[Path] | None = None
+    """Changes whose build found the project lock busy: built once it is free."""
 
     def __post_init__(self) -> None:
         self.emit = quieter(self.emit)
@@ -311,11 +320,22 @@ class Watcher:
             self.retired.append(asyncio.ensure_future(old.close()))
 
     async def next_changes(self) -> set[Path] | None:
-        """Everything changed until a quiet spell; ``None`` when stopping."""
-        batch = await self.queue.get()
+        """Everything changed until a quiet spell; ``None`` when stopping.
+
+        Changes deferred by a busy project lock come back after
+        :data:`BUSY_RETRY_SECONDS`, with any saves made since.
+        """
+        pending = self.pending
+        try:
+            if pending is None:
+                batch = await self.queue.get()
+            else:
+                batch = await asyncio.wait_for(self.queue.get(), BUSY_RETRY_SECONDS)
+        except TimeoutError:
+            return pending
         if batch is None:
             return None
-        changed = set(batch)
+        changed = set(batch) | (pending or set())
         while True:
             try:
                 more = await asyncio.wait_for(self.queue.get(), self.options.debounce_ms / 1000)
@@ -335,13 +355,19 @@ class Watcher:
                 self.spec_path, provider=self.options.provider, draft=self.options.draft
             )
         except AssetgenError as exc:
+            self.pending = None
             self.failed(what, exc, None)
             return
         try:
             report = await self.build(project)
         except AssetgenError as exc:
+            if is_busy(exc):
+                self.defer(what, changed)
+                return
+            self.pending = None
             self.failed(what, exc, project)
             return
+        self.pending = None
         self.session_cost += report.cost_usd
         seconds = time.monotonic() - started
         self.echo(
@@ -367,6 +393,12 @@ class Watcher:
         finally:
             self.building = False
             await provider.aclose()
+
+    def defer(self, what: str, changed: set[Path]) -> None:
+        """Keep ``changed`` for when the other build lets go of the project lock."""
+        if self.pending is None:
+            self.echo(f"{clock()} {what} → another assetgen is building here; building after it")
+        self.pending = (self.pending or set()) | changed
 
     def failed(self, what: str, exc: AssetgenError, project: Project | None) -> None:
         """Print the error; keep watching the last good set (and the spec and templates)."""

@@ -24,6 +24,7 @@ LAYERS = {
         "wording",
         "secrets",
         "paths",
+        "limits",
     },
     1: {"spec", "validation", "prompts", "hashing", "masks", "layout"},
     2: {"graph", "dependencies"},

@@ -10,6 +10,7 @@ file. :func:`encode_kept` puts the base image back outside the mask.
 from __future__ import annotations
 
 import io
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +61,12 @@ def _fail(message: str, request: ImageRequest, field: str) -> InputImageError:
 def _inspect(item: InputImage, field: str, limit: int, request: ImageRequest) -> Image.Image:
     """The opened (not decoded) image, after its byte size and format are checked."""
     try:
-        size = item.path.stat().st_size
+        info = item.path.stat()
     except OSError as exc:
         raise _fail(f"cannot read {item.path.name}: {exc.strerror}", request, field) from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise _fail(f"{item.path.name} is not a regular file", request, field)
+    size = info.st_size
     if size > limit:
         raise _fail(
             f"{item.path.name} is {size / 2**20:.1f} MB; the API takes at most "
@@ -72,8 +76,20 @@ def _inspect(item: InputImage, field: str, limit: int, request: ImageRequest) ->
         )
     try:
         image = Image.open(item.path)
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except (
+        OSError,
+        UnidentifiedImageError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise _fail(f"{item.path.name} is not an image Pillow can read", request, field) from exc
+    try:
+        masks.check_pixels(image, item.path.name, asset=request.asset, field=field)
+    except InputImageError:
+        image.close()
+        raise
     if image.format not in MIME_TYPES and field != "mask":
         image.close()
         raise _fail(

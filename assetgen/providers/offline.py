@@ -34,7 +34,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from ..errors import SpecError
 from ..events import Emit, ignore
-from ..masks import edit_region, has_alpha, open_image
+from ..masks import check_header, edit_region, has_alpha, open_image
 from ..spec_types import PROVIDER_KEY_REVISIONS
 from .base import ImageRequest, ImageResult, Provider
 
@@ -69,6 +69,11 @@ class OfflineProvider(Provider):
 
     def check(self, request: ImageRequest) -> None:
         parse_size(request.size, asset=request.asset)
+        named = [(request.image, "image"), (request.mask, "mask")]
+        named += [(ref, f"references[{i}]") for i, ref in enumerate(request.references)]
+        for item, field in named:
+            if item is not None:
+                check_header(item.path, asset=request.asset, field=field)
         if request.output_format not in FORMATS:
             raise SpecError(
                 f"output format {request.output_format!r} is not one of {', '.join(FORMATS)}",
