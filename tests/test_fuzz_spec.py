@@ -234,14 +234,11 @@ def test_hostile_specs_fail_cleanly(
 
 
 @pytest.mark.parametrize("prefix", KNOWN_FAILURES.values(), ids=KNOWN_FAILURES.keys())
-def test_known_spec_reader_failures(prefix: str) -> None:
-    """Explicit reproducers: xfail until the spec reader turns them into spec errors."""
+def test_what_the_fuzzer_found_stays_a_spec_error(prefix: str) -> None:
+    """Reproducers the fuzzer found (tracebacks in the spec reader, since fixed)."""
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
         spec = {"provider": {"name": "offline"}, "asset": [{"name": "a", "prompt": "a cat"}]}
         (project / "assetgen.toml").write_text(prefix + "\n" + tomli_w.dumps(spec))
-        try:
-            code, output = _run(project, "plan")
-        except (ValueError, RecursionError) as exc:
-            pytest.xfail(f"spec reader traceback: {type(exc).__name__}")
+        code, output = _run(project, "plan")
         assert code == 2 and "Traceback" not in output, output
