@@ -164,14 +164,22 @@ class Expander:
     def expand(self) -> list[Asset]:
         assets: list[Asset] = []
         for asset_spec in self.spec.assets:
+            repeats: dict[tuple[str | None, str | None, str], list[SpecError]] = {}
             for combo in combinations(asset_spec.matrix):
                 try:
                     asset = self.concrete(asset_spec, combo)
                 except SpecError as exc:
-                    self.problems.append(exc)
+                    # One template error, once: not again for every matrix entry.
+                    same = repeats.setdefault((exc.file, exc.field, exc.message), [])
+                    if not same:
+                        self.problems.append(exc)
+                    same.append(exc)
                     continue
                 if asset is not None:
                     assets.append(asset)
+            for first, *others in repeats.values():
+                if others:
+                    first.message += f" (and in {len(others)} more of its matrix entries)"
         if not self.problems:
             from .dependencies import check_references
 

@@ -36,6 +36,7 @@ from .limits import (
     MAX_RENDER_CHARS,
     MAX_RENDER_SECONDS,
 )
+from .validation import did_you_mean
 
 STOCK_PREFIX = "stock"
 
@@ -253,6 +254,40 @@ def environment(templates_dir: Path) -> BoundedSandbox:
     )
 
 
+_MISSING_KEY = re.compile(r"^'dict object' has no attribute '(?P<key>[^']*)'$")
+
+
+def undefined_error(
+    exc: jinja2.UndefinedError,
+    source: str,
+    variables: dict[str, Any],
+    asset: str,
+    field: str,
+    file: str,
+) -> SpecError:
+    """An undefined variable, in the spec's words: which table lacks which key.
+
+    Jinja2 says ``'dict object' has no attribute 'calendar'``; the template's
+    source tells which variable was indexed (``subjects.calendar``), and the
+    variables tell what that table does have.
+    """
+    hint = "define it in [vars], the asset's vars or its matrix"
+    message = f"undefined variable: {exc.message}"
+    found = _MISSING_KEY.match(exc.message or "")
+    if found:
+        key = found["key"]
+        uses = re.findall(
+            rf"(\w+)\s*(?:\.\s*{re.escape(key)}\b|\[\s*['\"]{re.escape(key)}['\"])", source
+        )
+        tables = [u for u in dict.fromkeys(uses) if isinstance(variables.get(u), dict)]
+        if len(tables) == 1:
+            table = variables[tables[0]]
+            keys = ", ".join(sorted(map(str, table))[:20]) or "nothing"
+            message = f"{tables[0]!r} has no key {key!r} (it has: {keys})"
+            hint = did_you_mean(key, [str(k) for k in table]) or f"add {key!r} to {tables[0]!r}"
+    return SpecError(message, file=file, asset=asset, field=field, hint=hint)
+
+
 class PromptRenderer:
     """Renders names, inline prompts and template files for one project."""
 
@@ -267,6 +302,8 @@ class PromptRenderer:
         """Render an inline template (a name, an inline prompt, an input path)."""
         try:
             return _bounded_render(self.env, self.env.from_string(source), variables)
+        except jinja2.UndefinedError as exc:
+            raise undefined_error(exc, source, variables, asset, field, self.spec_file) from exc
         except _USER_ERRORS as exc:
             raise self._error(exc, asset=asset, field=field, file=self.spec_file) from exc
 
@@ -282,9 +319,26 @@ class PromptRenderer:
                 file=self.spec_file,
                 asset=asset,
                 field="template",
+                hint=did_you_mean(missing, self.known_templates()),
             ) from exc
+        except jinja2.UndefinedError as exc:
+            source = self.source_of(name)
+            raise undefined_error(exc, source, variables, asset, "template", name) from exc
         except _USER_ERRORS as exc:
             raise self._error(exc, asset=asset, field="template", file=name) from exc
+
+    def known_templates(self) -> list[str]:
+        try:
+            return [n for n in self.env.list_templates() if not n.startswith(".")][:10_000]
+        except (OSError, TypeError):
+            return []
+
+    def source_of(self, name: str) -> str:
+        try:
+            assert self.env.loader is not None
+            return self.env.loader.get_source(self.env, name)[0]
+        except Exception:  # only for a friendlier message: never a new failure
+            return ""
 
     def render_prompt(
         self, prompt: str | None, template: str | None, variables: dict[str, Any], *, asset: str

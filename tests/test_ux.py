@@ -304,3 +304,30 @@ def test_a_list_for_width_suggests_widths_once(
     err = capsys.readouterr().err
     assert err.count("variant_sets.resp.width") == 1 and "did you mean 'widths'?" in err
     assert err.count("{nme}") == 2, err  # once as written, once as the unknown placeholder
+
+
+def test_a_missing_table_key_names_the_table_once_for_the_whole_matrix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(
+        tmp_path,
+        """
+        [[asset]]
+        name = "hero-{{ season }}"
+        template = "hero.j2"
+        vars = { subjects = { clock = "a clock", calender = "a calendar" } }
+        matrix = { season = ["spring", "autumn", "winter"] }
+
+        [[asset]]
+        name = "icon"
+        template = "heroo.j2"
+        """,
+    )
+    (tmp_path / "prompts").mkdir(exist_ok=True)
+    (tmp_path / "prompts/hero.j2").write_text("{{ subjects.calendar }} in {{ season }}")
+    assert run(tmp_path, "plan") == 2
+    err = capsys.readouterr().err
+    assert "'subjects' has no key 'calendar'" in err and "dict object" not in err
+    assert "did you mean 'calender'?" in err
+    assert err.count("has no key") == 1 and "2 more of its matrix entries" in err
+    assert "template 'heroo.j2' not found" in err and "did you mean 'hero.j2'?" in err
