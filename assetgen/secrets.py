@@ -89,6 +89,8 @@ def _html(text: str) -> str:
 
 
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD")
+MIN_GUESSED_SECRET = 12
+"""Shortest value of a secret-looking variable that is redacted without being named."""
 """Environment variable names treated as holding a secret (upper-cased first)."""
 
 
@@ -119,9 +121,15 @@ class Redactor:
 
         Where the text comes from is not always known (an error from any layer, a
         report written after a build), so every ``*KEY*``, ``*TOKEN*``, ``*SECRET*``
-        and ``*PASSWORD*`` variable counts, besides the named ones.
+        and ``*PASSWORD*`` variable counts, besides the named ones: those only
+        when their value is long enough to be a credential (``XKB_KEYMAP=us``
+        must not turn every "us" into ``[redacted]``).
         """
-        looks_secret = [n for n in environ if SECRET_NAME.search(n.upper())]
+        looks_secret = [
+            n
+            for n, value in environ.items()
+            if SECRET_NAME.search(n.upper()) and len(value.strip()) >= MIN_GUESSED_SECRET
+        ]
         return cls.from_environment([*names, *looks_secret], environ)
 
     def add(self, secret: str) -> None:

@@ -537,8 +537,12 @@ def test_a_missing_key_still_names_the_variable(
 
 
 def test_the_last_line_of_defence_knows_secret_looking_variables() -> None:
-    environ = {"MY_RELAY_TOKEN": "tok-0123456789abcdef", "HOME": "/home/someone-long-name"}
+    environ = {
+        "MY_RELAY_TOKEN": "tok-0123456789abcdef",
+        "HOME": "/home/someone-long-name",
+        "XKB_KEYMAP": "us",
+    }
     redactor = Redactor.for_environment("UNSET_VARIABLE", environ=environ)
-    assert redactor.redact("failed: tok-0123456789abcdef at /home/someone-long-name") == (
-        f"failed: {REDACTED} at /home/someone-long-name"
+    assert redactor.redact("failed: tok-0123456789abcdef at /home/someone-long-name, us") == (
+        f"failed: {REDACTED} at /home/someone-long-name, us"
     )
