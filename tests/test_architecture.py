@@ -26,7 +26,7 @@ LAYERS = {
         "paths",
         "limits",
     },
-    1: {"spec", "validation", "prompts", "hashing", "masks", "layout"},
+    1: {"spec", "validation", "prompts", "hashing", "masks", "layout", "chroma"},
     2: {"graph", "dependencies"},
     3: {"store", "lockfile", "variants", "providers", "manifest", "report"},
     4: {"plan", "budget", "outputs", "models_report"},
@@ -45,6 +45,7 @@ OWNERS = {
     "PIL": {
         "variants.py",
         "masks.py",
+        "chroma.py",
         "store.py",
         "filenames.py",
         "gallery.py",
