@@ -252,7 +252,13 @@ class Builder:
                 text = self.redactor.redact(f"{step.name}: {warning}")
                 self.emit(Event("warning", text, asset=step.name))
             self.spent += result.cost_usd or 0.0
-        originals = tuple(self.project.store.put(data, result.format) for data in result.images)
+        images, fmt = result.images, result.format
+        if request.key_colour is not None:  # transparency = "key": the alpha is made here
+            from .chroma import key_by_name, remove_key_png
+
+            key = key_by_name(request.key_colour)
+            images, fmt = tuple(remove_key_png(data, key) for data in images), "png"
+        originals = tuple(self.project.store.put(data, fmt) for data in images)
         record = KeyRecord(
             key=step.key,
             provider=self.spec.provider.name,

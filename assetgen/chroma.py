@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageChops
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,32 @@ def choose_key(prompt: str) -> KeyColour:
     return min(KEYS, key=clashes)
 
 
+def key_prompt(prompt: str, key: KeyColour) -> str:
+    """The prompt that asks for the subject alone on the flat key colour."""
+    hex_rgb = "#{:02x}{:02x}{:02x}".format(*key.rgb)
+    return (
+        f"{prompt} The subject stands alone on a perfectly flat, uniform pure {key.name} "
+        f"({hex_rgb}) background: no shadow, no gradient, no {key.name} in the subject."
+    )
+
+
+def key_by_name(name: str) -> KeyColour:
+    return next(key for key in KEYS if key.name == name)
+
+
+def remove_key_png(data: bytes, key: KeyColour) -> bytes:
+    """An answer's image with the key keyed out, as PNG (alpha needs PNG or WebP)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        keyed = remove_key(image, key)
+    buffer = io.BytesIO()
+    keyed.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def remove_key(image: Image.Image, key: KeyColour) -> Image.Image:
     """``image`` as RGBA with ``key`` keyed out: soft alpha at edges, spill removed.
 
@@ -78,6 +106,8 @@ def remove_key(image: Image.Image, key: KeyColour) -> Image.Image:
 
 def key_excess(rgb: Image.Image, key: KeyColour) -> Image.Image:
     """Per pixel, how far the key's channels stand above the others (0–255, clamped)."""
+    from PIL import ImageChops
+
     red, green, blue = rgb.split()
     if key.name == "green":
         return ImageChops.subtract(green, ImageChops.lighter(red, blue))
@@ -88,6 +118,8 @@ def key_excess(rgb: Image.Image, key: KeyColour) -> Image.Image:
 
 def despill(rgb: Image.Image, key: KeyColour) -> Image.Image:
     """Pull the key's channels down to what the other channels justify."""
+    from PIL import Image, ImageChops
+
     red, green, blue = rgb.split()
     if key.name == "green":
         green = ImageChops.darker(green, ImageChops.lighter(red, blue))

@@ -108,7 +108,21 @@ def key_params(asset: Asset) -> dict[str, Any]:
         params["n"] = asset.spec.candidates
     if asset.masked:
         params["keep_unmasked"] = asset.spec.keep_unmasked
+    if keyed(asset):
+        from .chroma import choose_key
+
+        params["key_colour"] = choose_key(asset.prompt).name  # how the alpha is made
+    else:
+        params.pop("transparency", None)  # "native" is how it always was: keys unchanged
     return params
+
+
+def keyed(asset: Asset) -> bool:
+    """Whether the asset's transparency comes from a chroma key (``transparency = "key"``)."""
+    return (
+        asset.params.get("transparency") == "key"
+        and asset.params.get("background") == "transparent"
+    )
 
 
 def generation_key(provider: str, asset: Asset) -> str:

@@ -302,15 +302,24 @@ def to_request(asset: Asset, key: str) -> ImageRequest:
         ref = asset.input(role)  # type: ignore[arg-type]
         return None if ref is None else InputImage(ref.role, ref.path, ref.sha256)
 
+    from .graph import keyed
+
     params = asset.params
+    prompt, background, key_colour = asset.prompt, params["background"], None
+    if keyed(asset):
+        from .chroma import choose_key, key_prompt
+
+        chosen = choose_key(asset.prompt)
+        prompt, background, key_colour = key_prompt(asset.prompt, chosen), "opaque", chosen.name
     return ImageRequest(
         asset=asset.name,
         key=key,
-        prompt=asset.prompt,
+        prompt=prompt,
         model=asset.model,
         size=params["size"],
         quality=params["quality"],
-        background=params["background"],
+        background=background,
+        key_colour=key_colour,
         n=asset.spec.candidates,
         output_format=params.get("output_format", "png"),
         output_compression=params.get("output_compression"),

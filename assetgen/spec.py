@@ -50,6 +50,7 @@ from .spec_types import (
     OUTPUT_FORMATS,
     PROVIDER_NAMES,
     QUALITIES,
+    TRANSPARENCIES,
     VARIANT_FORMATS,
     AssetSpec,
     BuildConfig,
@@ -71,6 +72,7 @@ GENERATION_KEYS = (
     "output_compression",
     "input_fidelity",
     "complexity",
+    "transparency",
 )
 DEFAULTS_KEYS = (*GENERATION_KEYS, "model", "variants", "keep_unmasked")
 ASSET_KEYS = (
@@ -262,6 +264,7 @@ class SpecReader(TableReader):
             ("output_format", OUTPUT_FORMATS),
             ("input_fidelity", INPUT_FIDELITIES),
             ("complexity", COMPLEXITIES),
+            ("transparency", TRANSPARENCIES),
         ):
             out[key] = self.choice(table, key, values, prefix=prefix, asset=asset)
         out["size"] = self.typed(

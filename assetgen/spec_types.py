@@ -31,6 +31,8 @@ QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max")
 """Every quality some model takes (xhigh and max: the 2.5 and 2.6 families); the
 model's own list is checked against its profile."""
 COMPLEXITIES = ("low", "medium", "high")
+TRANSPARENCIES = ("native", "key")
+"""How a transparent background is made: by the model, or by chroma key (``assetgen.chroma``)."""
 BACKGROUNDS = ("auto", "opaque", "transparent")
 MODERATIONS = ("auto", "low")
 OUTPUT_FORMATS = ("png", "jpeg", "webp")

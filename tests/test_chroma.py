@@ -7,10 +7,17 @@ give back the coverage as alpha and leave no key colour in the edges.
 
 from __future__ import annotations
 
+import io
+import tomllib
+from pathlib import Path
+
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from assetgen.chroma import KEYS, choose_key, key_excess, remove_key
+from assetgen.cli import main
+from tests.conftest import FAKE_API_KEY
+from tests.fakeapi import FakeImagesAPI, Reply
 
 SIZE = 128
 
@@ -65,3 +72,47 @@ def test_the_key_avoids_the_prompts_palette() -> None:
     assert choose_key("a round, friendly teal cloud").name != "green"
     assert choose_key("a purple and pink logo").name == "green"
     assert choose_key("a green frog on a blue lily pad").name == "magenta"
+
+
+KEYED = """
+[provider]
+name = "openai"
+base_url = "{base_url}"
+max_retries = 0
+
+[[asset]]
+name = "mascot"
+prompt = "a round orange mascot"
+model = "gpt-image-2"
+size = "1024x1024"
+quality = "low"
+background = "transparent"
+{transparency}
+variants = [{{ width = 64, format = "png" }}]
+"""
+
+
+def test_transparency_key_makes_alpha_on_a_model_without_it(
+    tmp_path: Path, fake_api: FakeImagesAPI, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
+    spec = tmp_path / "assetgen.toml"
+    spec.write_text(KEYED.format(base_url=fake_api.base_url, transparency=""))
+    assert main(["-C", str(tmp_path), "plan"]) == 2
+    assert 'transparency = "key"' in capsys.readouterr().err  # the error says the way out
+
+    spec.write_text(KEYED.format(base_url=fake_api.base_url, transparency='transparency = "key"'))
+    assert main(["-C", str(tmp_path), "plan"]) == 0
+    answer = io.BytesIO()
+    composite((230, 120, 30), (0, 255, 0)).resize((1024, 1024)).save(answer, format="PNG")
+    fake_api.script(Reply.images(answer.getvalue()))
+    sent = len(fake_api.requests)
+    assert main(["-C", str(tmp_path), "build", "--yes"]) == 0
+    body = fake_api.requests[sent].json
+    assert body is not None and body["background"] == "opaque"
+    assert "pure green (#00ff00) background" in body["prompt"]
+    entry = tomllib.loads((tmp_path / "assetgen.lock").read_text())["assets"]["mascot"]
+    assert entry["params"]["transparency"] == "key" and entry["params"]["key_colour"] == "green"
+    with Image.open(tmp_path / entry["original"]["path"]) as original:
+        alpha = original.convert("RGBA").getchannel("A")
+        assert alpha.getpixel((0, 0)) == 0 and alpha.getpixel((512, 512)) == 255

@@ -50,6 +50,9 @@ class ImageRequest:
     moderation: str | None = None
     input_fidelity: str | None = None
     complexity: str | None = None
+    key_colour: str | None = None
+    """Set when the background is made by chroma key: the model is asked for an opaque
+    background of this colour (``assetgen.chroma``), removed after the answer."""
     """``low``/``medium``/``high`` for models that take it (the 2.6 family)."""
     image: InputImage | None = None
     """Base image of an edit."""

@@ -388,10 +388,11 @@ def _alpha_models() -> str:
     sure = [m.id for m in current if m.transparency]
     maybe = [m.id for m in current if m.transparency is None]
     if sure:
-        return "current models that can: " + ", ".join(sure)
+        return "current models that can: " + ", ".join(sure) + '; or set transparency = "key"'
     return (
         "no current model is known to (the 1.x models that could are shut down upstream); "
-        f"unknown, so worth a try: {', '.join(maybe)}"
+        f'unknown, so worth a try: {", ".join(maybe)}; or set transparency = "key" to have '
+        "assetgen key out a flat background colour"
     )
 
 
