@@ -27,6 +27,26 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 
+def unreadable() -> tuple[type[BaseException], ...]:
+    """What Pillow raises for a file it cannot read as an image, bombs included.
+
+    One list for every reader of images (inputs, originals), so a damaged or
+    hostile file is always a located error and never an internal one.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    return (
+        OSError,
+        UnidentifiedImageError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        MemoryError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    )
+
+
 def check_pixels(image: PILImage.Image, name: str, *, asset: str | None, field: str) -> None:
     """Refuse an opened (not yet decoded) image over :data:`~assetgen.limits.MAX_INPUT_PIXELS`."""
     width, height = image.size
@@ -60,23 +80,14 @@ def open_image(path: Path, *, asset: str | None, field: str) -> PILImage.Image:
     Only regular files are read (a FIFO or device would hang), and the pixel
     count in the header is checked before a single pixel is decoded.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with os.fdopen(open_regular(path), "rb") as handle, Image.open(handle) as image:
             check_pixels(image, path.name, asset=asset, field=field)
             image.load()
             return image
-    except (
-        OSError,
-        UnidentifiedImageError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-        MemoryError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except unreadable() as exc:
         raise InputImageError(
             f"cannot read image {path.name}: {exc or type(exc).__name__}", asset=asset, field=field
         ) from exc

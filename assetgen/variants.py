@@ -63,7 +63,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import PIL
-from PIL import Image, ImageColor, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageColor, ImageOps, PngImagePlugin
 
 from .errors import AssetgenError, SpecError
 from .filenames import (
@@ -72,6 +72,7 @@ from .filenames import (
 )
 from .fsutil import atomic_write_bytes, is_within
 from .limits import MAX_INPUT_PIXELS, MAX_VARIANT_SIDE
+from .masks import unreadable
 from .spec_types import VariantSpec
 
 PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
@@ -270,14 +271,7 @@ def _decode(job: VariantJob) -> _JobState:
             opened.load()
             ImageOps.exif_transpose(opened, in_place=True)
             image = _normalise_mode(opened)
-    except (
-        OSError,
-        UnidentifiedImageError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except unreadable() as exc:
         message = f"cannot read original {job.original.name}: {exc}"
         raise AssetgenError(message, file=str(job.original), asset=job.asset) from exc
     icc = opened.info.get("icc_profile") if opened.mode != "CMYK" else None

@@ -76,14 +76,7 @@ def _inspect(item: InputImage, field: str, limit: int, request: ImageRequest) ->
         )
     try:
         image = Image.open(item.path)
-    except (
-        OSError,
-        UnidentifiedImageError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except masks.unreadable() as exc:
         raise _fail(f"{item.path.name} is not an image Pillow can read", request, field) from exc
     try:
         masks.check_pixels(image, item.path.name, asset=request.asset, field=field)
