@@ -106,10 +106,13 @@ def test_transparency_key_makes_alpha_on_a_model_without_it(
     answer = io.BytesIO()
     composite((230, 120, 30), (0, 255, 0)).resize((1024, 1024)).save(answer, format="PNG")
     fake_api.script(Reply.images(answer.getvalue()))
-    sent = len(fake_api.requests)
     assert main(["-C", str(tmp_path), "build", "--yes"]) == 0
-    body = fake_api.requests[sent].json
-    assert body is not None and body["background"] == "opaque"
+    # The fake is shared by the session: find this test's request by its prompt, since
+    # a late request of an earlier test may arrive in between.
+    bodies = [r.json for r in fake_api.requests if r.json and "orange mascot" in r.json["prompt"]]
+    assert len(bodies) == 1
+    body = bodies[0]
+    assert body["background"] == "opaque"
     assert "pure green (#00ff00) background" in body["prompt"]
     entry = tomllib.loads((tmp_path / "assetgen.lock").read_text())["assets"]["mascot"]
     assert entry["params"]["transparency"] == "key" and entry["params"]["key_colour"] == "green"
