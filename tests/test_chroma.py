@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -92,9 +93,20 @@ variants = [{{ width = 64, format = "png" }}]
 """
 
 
+@pytest.fixture
+def own_fake() -> Iterator[FakeImagesAPI]:
+    """A fake of this test's own: a late request of an earlier test cannot take its reply."""
+    fake = FakeImagesAPI(key=FAKE_API_KEY).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
 def test_transparency_key_makes_alpha_on_a_model_without_it(
-    tmp_path: Path, fake_api: FakeImagesAPI, monkeypatch: pytest.MonkeyPatch, capsys
+    tmp_path: Path, own_fake: FakeImagesAPI, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
+    fake_api = own_fake
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
     spec = tmp_path / "assetgen.toml"
     spec.write_text(KEYED.format(base_url=fake_api.base_url, transparency=""))
@@ -107,8 +119,6 @@ def test_transparency_key_makes_alpha_on_a_model_without_it(
     composite((230, 120, 30), (0, 255, 0)).resize((1024, 1024)).save(answer, format="PNG")
     fake_api.script(Reply.images(answer.getvalue()))
     assert main(["-C", str(tmp_path), "build", "--yes"]) == 0
-    # The fake is shared by the session: find this test's request by its prompt, since
-    # a late request of an earlier test may arrive in between.
     bodies = [r.json for r in fake_api.requests if r.json and "orange mascot" in r.json["prompt"]]
     assert len(bodies) == 1
     body = bodies[0]
