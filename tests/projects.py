@@ -15,6 +15,7 @@ templates = "prompts"
 
 [provider]
 name = "offline"
+model = "sketch"  # not in the model table: offline draws any size (small ones are fast)
 
 [defaults]
 size = "256x256"

@@ -15,12 +15,14 @@ from PIL import Image, ImageChops, ImageDraw
 
 import assetgen
 from assetgen.errors import SpecError
+from assetgen.events import Event
 from assetgen.providers.base import ImageRequest, ImageResult, InputImage
 from assetgen.providers.offline import OfflineProvider, caption_text
 from assetgen.spec_types import ProviderConfig
 
 KEY = "sha256:" + "ab" * 32
 SMALL = "256x192"
+SQUARE = "1024x1024"
 
 
 def request(**fields: object) -> ImageRequest:
@@ -28,7 +30,7 @@ def request(**fields: object) -> ImageRequest:
         "asset": "hero",
         "key": KEY,
         "prompt": "A calm teal landscape with coral hills at dawn, wide",
-        "model": "gpt-image-1-mini",
+        "model": "sketch",  # not in the model table: any size
         "size": SMALL,
     }
     values.update(fields)
@@ -58,7 +60,7 @@ def test_same_key_gives_identical_bytes_even_in_another_process() -> None:
         "png",
         0.0,
         None,
-        "gpt-image-1-mini",
+        "sketch",
     )
     code = (
         "import asyncio, sys\n"
@@ -162,10 +164,64 @@ def test_n_candidates_are_distinct() -> None:
 
 @pytest.mark.parametrize(("fmt", "pil_format"), [("webp", "WEBP"), ("jpeg", "JPEG")])
 def test_output_format(fmt: str, pil_format: str) -> None:
-    for background in ("auto", "transparent"):
+    backgrounds = ("auto", "transparent") if fmt == "webp" else ("auto", "opaque")
+    for background in backgrounds:
         result = generate(request(output_format=fmt, background=background))
         assert result.format == fmt
         assert decode(result.images[0]).format == pil_format
+
+
+def test_transparent_jpeg_is_refused_as_the_api_would() -> None:
+    with pytest.raises(SpecError) as caught:
+        generate(request(output_format="jpeg", background="transparent"))
+    assert caught.value.field == "background" and "png or webp" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"model": "gpt-image-2.6-flare", "size": "256x256"}, "size", "too small"),
+        ({"model": "gpt-image-1-mini", "size": "1000x1000"}, "size", "1536x1024"),
+        (
+            {"model": "gpt-image-2", "size": SQUARE, "background": "transparent"},
+            "background",
+            "cannot",
+        ),
+        ({"model": "gpt-image-2.6-flare", "size": SQUARE, "quality": "ultra"}, "quality", "xhigh"),
+        (
+            {"model": "gpt-image-2.5-flare", "size": SQUARE, "complexity": "high"},
+            "complexity",
+            "not",
+        ),
+    ],
+)
+def test_offline_applies_the_models_profile(fields: dict[str, str], field: str, words: str) -> None:
+    """A spec developed offline fails where the real API would refuse it."""
+    provider = OfflineProvider(ProviderConfig(name="offline"))
+    with pytest.raises(SpecError) as caught:
+        provider.check(request(**fields))
+    assert caught.value.field == field and words in caught.value.message, caught.value
+    assert caught.value.asset == "hero"
+
+
+def test_offline_reports_every_profile_problem_at_once() -> None:
+    provider = OfflineProvider(ProviderConfig(name="offline"))
+    bad = request(model="gpt-image-2", size="100x100", background="transparent", quality="max")
+    with pytest.raises(SpecError) as caught:
+        provider.check(bad)
+    for name in ("size:", "background:", "quality:"):
+        assert name in caught.value.message, caught.value.message
+
+
+def test_offline_accepts_what_the_model_takes_and_notes_a_retired_model() -> None:
+    events: list[Event] = []
+    provider = OfflineProvider(ProviderConfig(name="offline"), emit=events.append)
+    provider.check(request(model="gpt-image-2.6-flare", size="1536x1024", quality="xhigh"))
+    assert events == []
+    provider.check(request(model="gpt-image-1-mini", size="1024x1024"))
+    provider.check(request(model="gpt-image-1-mini", size="1024x1024"))
+    [note] = events
+    assert note.kind == "warning" and "gpt-image-2.6-flare" in note.message, note
 
 
 @pytest.mark.parametrize("size", ["15x100", "100x4097", "big", "1024X1024", "0x0", "１２x１２"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,14 +27,25 @@ def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
 
-def spec(root: Path, assets: str) -> None:
+@pytest.fixture(params=["openai", "offline"])
+def provider(request: pytest.FixtureRequest) -> str:
+    """The same refusals from both: the offline provider applies the model's profile."""
+    return str(request.param)
+
+
+def spec(root: Path, assets: str, provider: str) -> None:
     make_project(root, assets)
-    text = (root / "assetgen.toml").read_text().replace('[provider]\nname = "offline"\n', OPENAI)
+    text = (root / "assetgen.toml").read_text()
+    text = re.sub(r'\[provider\]\nname = "offline"\nmodel = .*\n', "[provider]\n", text)
+    if provider == "openai":
+        text = text.replace("[provider]\n", OPENAI)
+    else:
+        text = text.replace("[provider]\n", '[provider]\nname = "offline"\n')
     (root / "assetgen.toml").write_text(text)
 
 
 def test_plan_refuses_transparency_on_a_model_without_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], provider: str
 ) -> None:
     spec(
         tmp_path,
@@ -45,6 +57,7 @@ def test_plan_refuses_transparency_on_a_model_without_it(
         size = "1024x1024"
         background = "transparent"
         """,
+        provider,
     )
     assert run(tmp_path, "plan") == 2
     err = capsys.readouterr().err
@@ -56,7 +69,7 @@ def test_plan_refuses_transparency_on_a_model_without_it(
 
 
 def test_plan_refuses_a_mask_of_the_wrong_size_and_reports_all_problems(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], provider: str
 ) -> None:
     make_image(tmp_path / "art/base.png", (64, 64))
     make_image(tmp_path / "art/mask.png", (32, 32))
@@ -76,6 +89,7 @@ def test_plan_refuses_a_mask_of_the_wrong_size_and_reports_all_problems(
         model = "gpt-image-1"
         size = "1920x1080"
         """,
+        provider,
     )
     assert run(tmp_path, "plan") == 2
     err = capsys.readouterr().err
@@ -84,7 +98,7 @@ def test_plan_refuses_a_mask_of_the_wrong_size_and_reports_all_problems(
 
 
 def test_one_asset_with_several_problems_reports_them_all(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], provider: str
 ) -> None:
     make_image(tmp_path / "art/base.png", (64, 64))
     make_image(tmp_path / "art/mask.png", (32, 32))
@@ -99,6 +113,7 @@ def test_one_asset_with_several_problems_reports_them_all(
         size = "1000x1000"
         image = "art/base.png"
         """,
+        provider,
     )
     assert run(tmp_path, "plan") == 2
     err = capsys.readouterr().err

@@ -41,7 +41,7 @@ def project(root: Path, assets: str = ASSET, **build: object) -> Path:
     }
     lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in fields.items() if v is not None)
     text = (
-        f'[build]\n{lines}\n[provider]\nname = "offline"\n\n'
+        f'[build]\n{lines}\n[provider]\nname = "offline"\nmodel = "sketch"\n\n'
         '[defaults]\nsize = "256x256"\nquality = "low"\n\n[vars]\nbrand = "Acme"\n\n' + assets
     )
     root.mkdir(parents=True, exist_ok=True)

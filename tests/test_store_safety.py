@@ -494,6 +494,7 @@ def test_every_written_file_gets_the_umask_mode(tmp_path: Path, umask: int, mode
         spec.read_text()
         .replace('size = "1536x1024"', 'size = "256x256"')
         .replace('size = "1024x1024"', 'size = "256x256"')
+        .replace('model = "gpt-image-2.6-flare"', 'model = "sketch"')
         .replace('templates = "prompts"', 'templates = "prompts"\nmanifest = "public/img/a.json"')
     )
     os.chmod(spec, mode)  # rewritten by the test, not by assetgen

@@ -77,7 +77,10 @@ def _inspect(item: InputImage, field: str, limit: int, request: ImageRequest) ->
     try:
         image = Image.open(item.path)
     except masks.unreadable() as exc:
-        raise _fail(f"{item.path.name} is not an image Pillow can read", request, field) from exc
+        reason = exc or type(exc).__name__  # a bomb's reason names its pixel count
+        raise _fail(
+            f"{item.path.name} is not an image Pillow can read: {reason}", request, field
+        ) from exc
     try:
         masks.check_pixels(image, item.path.name, asset=request.asset, field=field)
     except InputImageError:

@@ -26,6 +26,7 @@ import hashlib
 import io
 import random
 import re
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,10 +34,13 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from ..errors import SpecError
-from ..events import Emit, ignore
+from ..events import Emit, Event, ignore
 from ..masks import check_header, edit_region, has_alpha, open_image
-from ..spec_types import PROVIDER_KEY_REVISIONS
+from ..spec_types import DEFAULT_BASE_URL, PROVIDER_KEY_REVISIONS
 from .base import ImageRequest, ImageResult, Provider
+from .lifecycle import lifecycle_note
+from .models import ModelProfile, profile_for
+from .profile_check import profile_problems, raise_problems
 
 if TYPE_CHECKING:
     from ..spec_types import ProviderConfig
@@ -66,20 +70,30 @@ class OfflineProvider(Provider):
     def __init__(self, config: ProviderConfig, *, emit: Emit = ignore) -> None:
         super().__init__(emit)
         self.config = config
+        self._noted: set[str] = set()
 
     def check(self, request: ImageRequest) -> None:
+        """What the configured model would refuse, then what this renderer cannot draw."""
+        profile = profile_for(request.model)
+        self._note_model(profile)
+        raise_problems(profile_problems(profile, request), request)
         parse_size(request.size, asset=request.asset)
         named = [(request.image, "image"), (request.mask, "mask")]
         named += [(ref, f"references[{i}]") for i, ref in enumerate(request.references)]
         for item, field in named:
             if item is not None:
                 check_header(item.path, asset=request.asset, field=field)
-        if request.output_format not in FORMATS:
-            raise SpecError(
-                f"output format {request.output_format!r} is not one of {', '.join(FORMATS)}",
-                asset=request.asset,
-                field="output_format",
-            )
+
+    def _note_model(self, profile: ModelProfile) -> None:
+        """Once per model: the real API would refuse (or soon refuse) a retired model."""
+        if profile.id in self._noted:
+            return
+        self._noted.add(profile.id)
+        note = lifecycle_note(profile, date.today(), DEFAULT_BASE_URL, notice_days=0)
+        if note is not None:
+            level, message = note
+            kind = "warning" if level == "error" else level
+            self.emit(Event(kind, f"offline build; on OpenAI's API: {message}"))
 
     def estimate_cost(self, request: ImageRequest) -> float | None:
         return 0.0

@@ -43,7 +43,7 @@ from ..spec_types import ProviderConfig
 from .base import ImageRequest, ImageResult, Provider, Usage
 from .decode import UndecodableImage, check_image
 from .estimates import estimate_usd
-from .inputs import PreparedInputs, encode_kept, input_sizes, inspect_inputs, prepare_inputs
+from .inputs import PreparedInputs, encode_kept, input_sizes, prepare_inputs
 from .lifecycle import lifecycle_note, transparency_hint
 from .limits import MAX_RESPONSE_BYTES, check_config
 from .models import (
@@ -56,6 +56,7 @@ from .models import (
     profile_for,
     usage_cost,
 )
+from .profile_check import profile_problems, raise_problems
 from .retry import RateLimiter, RetryPolicy, retry_after, should_retry
 from .wire import (
     BrokenImage,
@@ -128,14 +129,7 @@ class OpenAIProvider(Provider):
 
     def check(self, request: ImageRequest) -> None:
         """Refuse what the model cannot do and inputs the API would refuse."""
-        profile = self._profile(request)
-        problems = param_problems(profile, request)
-        if request.operation == "edit":
-            try:
-                inspect_inputs(request, profile)
-            except SpecError as exc:  # reported with the parameters' problems, all at once
-                problems.append((exc.field or "image", exc.message))
-        self._raise_problems(problems, request)
+        raise_problems(profile_problems(self._profile(request), request), request)
         if (
             request.operation == "edit"
             and self.config.image_field == "image"
@@ -167,7 +161,7 @@ class OpenAIProvider(Provider):
 
     async def _generate(self, request: ImageRequest) -> ImageResult:
         profile = self._profile(request)
-        self._raise_problems(param_problems(profile, request), request)
+        raise_problems(param_problems(profile, request), request)
         client = self._http()
         fields = body_fields(profile, request)
         if request.operation == "generate":
@@ -211,15 +205,6 @@ class OpenAIProvider(Provider):
         elif note is not None:
             kind, message = note
             self.emit(Event(kind, message, data={"model": profile.id}))
-
-    def _raise_problems(self, problems: list[tuple[str, str]], request: ImageRequest) -> None:
-        """One SpecError (the interface's promise) that names every problem."""
-        if len(problems) == 1:
-            [(name, message)] = problems
-            raise SpecError(message, asset=request.asset, field=name)
-        if problems:
-            text = "; ".join(f"{name}: {message}" for name, message in problems)
-            raise SpecError(text, asset=request.asset)
 
     # -- HTTP ---------------------------------------------------------------
 
