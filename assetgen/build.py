@@ -175,7 +175,9 @@ class Builder:
                 if step.action == "fresh":
                     outcome.status = "fresh"
                     return
-            self.emit(Event("start", step.action, asset=step.name, data={"reason": step.reason}))
+            self.emit(
+                Event("start", step.action, asset=step.name, data={"reason": str(step.reason)})
+            )
             entry = await self.original_entry(step, outcome)
             await self.render(step, entry)
             outcome.status = {"generate": "generated", "reuse": "reused"}.get(

@@ -420,7 +420,7 @@ def drift_json(plan: Plan, problems: list[str], repairable: set[str], fix: str) 
         {
             "name": step.name,
             "action": step.action,
-            "reason": step.reason,
+            **step.reason.to_json(),
             "up_to_date": step.action == "fresh" or step.name in repairable,
         }
         for step in sorted(plan.steps, key=lambda step: step.name)

@@ -135,7 +135,7 @@ def gallery_status(outcome: dict[str, Any] | None, built: bool) -> str:
         return "unchanged" if built else "unknown"
     status = outcome.get("status")
     if status == "generated":
-        return "new" if outcome.get("reason") == "new asset" else "regenerated"
+        return "new" if outcome.get("reason_code") == "new-asset" else "regenerated"
     if status in ("reused", "rendered"):
         return str(status)
     if status == "fresh":

@@ -34,6 +34,7 @@ from .lockfile import (
     original_path_problem,
 )
 from .outputs import check_outputs
+from .reasons import UP_TO_DATE, Reason
 from .spec_types import Spec, VariantSpec
 from .store import KeyRecord, Store
 from .validation import did_you_mean
@@ -60,16 +61,20 @@ class VariantStep:
     """The lock's record of this variant (same key), if any."""
 
     @property
-    def why(self) -> str:
-        """The variant's state in words, for plans and ``--locked`` reports."""
+    def why(self) -> Reason:
+        """The variant's state, for plans and ``--locked`` reports."""
         path = self.record.path if self.record is not None else ""
-        return {
-            "new": "variants missing",
-            "kept": "up to date",
-            "missing": f"output missing: {path}",
-            "altered": f"output altered: {path}",
-            "changed": "variant settings changed",
-        }[self.state]
+        match self.state:
+            case "new":
+                return Reason("variants-missing", "variants missing")
+            case "kept":
+                return UP_TO_DATE
+            case "missing":
+                return Reason("output-missing", f"output missing: {path}")
+            case "altered":
+                return Reason("output-altered", f"output altered: {path}")
+            case "changed":
+                return Reason("variant-changed", "variant settings changed")
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class AssetStep:
     asset: Asset
     key: str
     action: Action
-    reason: str
+    reason: Reason
     entry: LockEntry | None
     """The asset's current lock entry, if any."""
     known: KeyRecord | None
@@ -152,7 +157,7 @@ class Plan:
             {
                 "name": step.name,
                 "action": step.action,
-                "reason": step.reason,
+                **step.reason.to_json(),
                 "key": step.key or None,
                 "inputs": [f"@{name}" for name in step.asset.upstreams],
                 "estimated_cost_usd": step.estimated_cost if step.action == "generate" else 0.0,
@@ -216,30 +221,34 @@ def record_from_entry(entry: LockEntry) -> KeyRecord:
     )
 
 
-def why_generate(asset: Asset, entry: LockEntry | None, provider: str) -> str:
-    """The first difference between the asset and its lock entry, in words."""
+def why_generate(asset: Asset, entry: LockEntry | None, provider: str) -> Reason:
+    """The first difference between the asset and its lock entry."""
     if entry is None:
-        return "new asset"
+        return Reason("new-asset", "new asset")
     if entry.provider != provider:
-        return f"provider changed ({entry.provider} → {provider})"
+        return Reason("provider-changed", f"provider changed ({entry.provider} → {provider})")
     if entry.model != asset.model:
-        return f"model changed ({entry.model} → {asset.model})"
+        return Reason("model-changed", f"model changed ({entry.model} → {asset.model})")
     if entry.prompt != asset.prompt:
-        return "prompt changed"
+        return Reason("prompt-changed", "prompt changed")
     old_inputs = {(i.role, i.path): i.sha256 for i in entry.inputs}
     new_inputs = {(i.role, i.source): i.sha256 for i in asset.inputs}
     for (role, path), digest in new_inputs.items():
         if old_inputs.get((role, path)) != digest:
-            return (
+            text = (
                 f"input {path} changes" if path.startswith("@") else f"input image changed ({path})"
             )
+            return Reason("input-changed", text)
     if set(old_inputs) != set(new_inputs):
-        return "input images changed"
+        return Reason("inputs-changed", "input images changed")
     params = key_params(asset)
     for name in sorted(set(params) | set(entry.params)):
         if params.get(name) != entry.params.get(name):
-            return parameter_change(name, entry.params.get(name), params.get(name))
-    return "take changed" if asset.spec.take else "original missing from store and cache"
+            change = parameter_change(name, entry.params.get(name), params.get(name))
+            return Reason("parameter-changed", change)
+    if asset.spec.take:
+        return Reason("take-changed", "take changed")
+    return Reason("original-missing", "original missing from store and cache")
 
 
 class Planner:
@@ -297,7 +306,7 @@ class Planner:
         """
         variants = tuple(self.variant_step(asset, v, None, None) for v in asset.variants)
         return AssetStep(
-            asset, PENDING_KEY, "generate", f"input @{upstream} changes",
+            asset, PENDING_KEY, "generate", Reason("input-changed", f"input @{upstream} changes"),
             self.lock.assets.get(asset.name), None,
             variants=variants, estimated_cost=self.estimate(asset),
         )  # fmt: skip
@@ -354,7 +363,11 @@ class Planner:
         known = self.known_originals(key, entry)
         if known is None or asset.name in self.options.refresh:
             variants = tuple(self.variant_step(asset, v, None, None) for v in asset.variants)
-            why = "refresh requested" if known else why_generate(asset, entry, self.provider)
+            why = (
+                Reason("refresh-requested", "refresh requested")
+                if known
+                else why_generate(asset, entry, self.provider)
+            )
             return AssetStep(
                 asset, key, "generate", why, entry, None,
                 variants=variants, estimated_cost=self.estimate(asset),
@@ -369,20 +382,19 @@ class Planner:
             tuple(self.variant_step(asset, v, original, recorded) for v in asset.variants),
         )
         if not same_key:
-            reason = f"{why_generate(asset, entry, self.provider)}; original known for this key"
+            reason = replace(why_generate(asset, entry, self.provider), known_original=True)
             return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)
         state = self.store.state(original)
         if state != "present":
-            reason = f"original {state} in the store, restored from the local cache"
+            text = f"original {state} in the store, restored from the local cache"
+            reason = Reason("original-altered" if state == "altered" else "original-restored", text)
             return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)
         stale = self.render_reason(variants, recorded)
         if self.options.rerender and not stale:
             variants = tuple(replace(v, kept=None) for v in variants)
-            stale = "re-encode requested (--rerender)"
+            stale = Reason("rerender-requested", "re-encode requested (--rerender)")
         action: Action = "render" if stale else "fresh"
-        return AssetStep(
-            asset, key, action, stale or "up to date", entry, known, selected, variants
-        )
+        return AssetStep(asset, key, action, stale or UP_TO_DATE, entry, known, selected, variants)
 
     def variant_step(
         self,
@@ -419,12 +431,12 @@ class Planner:
 
     def render_reason(
         self, variants: tuple[VariantStep, ...], recorded: tuple[LockVariant, ...]
-    ) -> str | None:
+    ) -> Reason | None:
         stale = next((step for step in variants if step.state != "kept"), None)
         if stale is not None:
             return stale.why
         if len(recorded) != len(variants):
-            return "variant removed from the spec"
+            return Reason("variant-removed", "variant removed from the spec")
         return None
 
 

@@ -61,7 +61,7 @@ class Project:
             "variables": variables,
             "key": step.key or None,
             "action": step.action,
-            "reason": step.reason,
+            **step.reason.to_json(),
             "locked": entry is not None and entry.key == step.key,
             "lock": entry.to_toml() if entry is not None else None,
         }

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .reasons import Reason
+
 
 @dataclass
 class AssetOutcome:
@@ -21,8 +23,8 @@ class AssetOutcome:
     error: str | None = None
     cost_usd: float = 0.0
     seconds: float = 0.0
-    reason: str = ""
-    """Why the plan chose the action (``new asset``, ``prompt changed``, ...)."""
+    reason: Reason | None = None
+    """Why the plan chose the action (see :mod:`assetgen.reasons`)."""
 
 
 @dataclass
@@ -76,7 +78,8 @@ class BuildReport:
                     "name": o.name,
                     "action": o.action,
                     "status": o.status,
-                    "reason": o.reason,
+                    "reason": str(o.reason or ""),
+                    "reason_code": o.reason.code if o.reason else None,
                     "error": o.error,
                     "cost_usd": o.cost_usd,
                     "seconds": round(o.seconds, 3),

@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 
 from .plan import AssetStep, Plan
 
-KNOWN_SUFFIX = "; original known for this key"
-RESTORED = "restored from the local cache"
-
 
 @dataclass
 class Verdict:
@@ -42,18 +39,18 @@ def around_difference(old: str, new: str, width: int = 90) -> tuple[str, str]:
 
 def generation_drift(step: AssetStep) -> str:
     """Why an asset that would be generated or reused is out of date."""
-    reason = step.reason.removesuffix(KNOWN_SUFFIX)
-    if reason == "new asset":
+    reason = step.reason
+    if reason.code == "new-asset":
         return f"{step.name}: not in the lock (new asset)"
-    if reason == "original missing from store and cache" or reason.endswith(RESTORED):
+    if reason.code in ("original-missing", "original-restored", "original-altered"):
         path = step.entry.original.path if step.entry is not None else "?"
-        if reason.startswith("original altered"):
+        if reason.code == "original-altered":
             return f"{step.name}: original altered: {path} (`assetgen build` restores it)"
         return f"{step.name}: original missing: {path} (commit the store folder)"
-    if reason == "prompt changed" and step.entry is not None:
+    if reason.code == "prompt-changed" and step.entry is not None:
         old, new = around_difference(step.entry.prompt, step.asset.prompt)
         return f"{step.name}: prompt changed\n      - lock: {old}\n      + spec: {new}"
-    return f"{step.name}: {reason}"
+    return f"{step.name}: {reason.text}"
 
 
 def render_drift(step: AssetStep) -> list[str]:
@@ -64,7 +61,7 @@ def render_drift(step: AssetStep) -> list[str]:
             lines.append(f"{step.name}: variant altered: {variant.record.path}")
         elif variant.state in ("changed", "new"):
             lines.append(f"{step.name}: variant settings changed")
-    if not lines and step.reason == "variant removed from the spec":
+    if not lines and step.reason.code == "variant-removed":
         lines.append(f"{step.name}: variant removed from the spec")
     return sorted(set(lines))
 

@@ -25,6 +25,7 @@ LAYERS = {
         "secrets",
         "paths",
         "limits",
+        "reasons",
     },
     1: {"spec", "validation", "prompts", "hashing", "masks", "layout", "chroma"},
     2: {"graph", "dependencies"},

@@ -251,8 +251,9 @@ def test_gallery_before_any_build_lists_assets_without_images(
 @pytest.mark.parametrize(
     ("outcome", "built", "expected"),
     [
-        ({"status": "generated", "reason": "new asset"}, True, "new"),
-        ({"status": "generated", "reason": "prompt changed"}, True, "regenerated"),
+        ({"status": "generated", "reason": "new asset", "reason_code": "new-asset"}, True, "new"),
+        ({"status": "generated", "reason": "new asset"}, True, "regenerated"),  # codes, not words
+        ({"status": "generated", "reason_code": "prompt-changed"}, True, "regenerated"),
         ({"status": "reused", "reason": "prompt changed"}, True, "reused"),
         ({"status": "rendered", "reason": "output missing: x"}, True, "rendered"),
         ({"status": "fresh", "reason": ""}, True, "unchanged"),
