@@ -2,9 +2,10 @@
 
 An input written ``"@mascot"`` (``image``, ``mask`` or a ``references``
 item) is the *selected original* of the asset named ``mascot``. Here:
-checking that every reference names an asset and that there are no cycles,
-ordering assets so each comes after what it is made from, and resolving an
-asset's references once the originals they name are known.
+ordering assets so each comes after what it is made from, selecting with
+upstreams, drawing the graph, and resolving an asset's references once the
+originals they name are known. That every reference names an asset and that
+there are no cycles is checked by :mod:`assetgen.graph` while expanding.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from .errors import SpecError
 from .graph import Asset, InputRef
-from .validation import did_you_mean
 
 
 class Original(Protocol):
@@ -24,52 +23,6 @@ class Original(Protocol):
 
     path: str
     sha256: str
-
-
-def check_references(assets: list[Asset], *, file: str) -> list[SpecError]:
-    """Unknown ``@names`` (with a "did you mean") and cycles, as spec errors."""
-    names = [asset.name for asset in assets]
-    problems = []
-    for asset in assets:
-        for ref in asset.inputs:
-            if ref.upstream is not None and ref.upstream not in names:
-                problems.append(
-                    SpecError(
-                        f"no asset named {ref.upstream!r} for input {ref.source}",
-                        file=file,
-                        asset=asset.name,
-                        field=ref.role if ref.role != "reference" else "references",
-                        hint=did_you_mean(ref.upstream, names),
-                    )
-                )
-    if not problems:
-        problems.extend(cycle_errors(assets, file=file))
-    return problems
-
-
-def cycle_errors(assets: list[Asset], *, file: str) -> list[SpecError]:
-    """One error per cycle, naming its whole chain: ``a → b → c → a``."""
-    edges = {asset.name: asset.upstreams for asset in assets}
-    state: dict[str, str] = {}
-    errors: list[SpecError] = []
-
-    def visit(name: str, path: list[str]) -> None:
-        state[name] = "active"
-        for upstream in edges.get(name, ()):
-            if state.get(upstream) == "active":
-                cycle = [*path[path.index(upstream) :], upstream]
-                chain = " → ".join(reversed(cycle))
-                errors.append(
-                    SpecError(f"assets form a cycle: {chain}", file=file, asset=name, field="image")
-                )
-            elif upstream not in state:
-                visit(upstream, [*path, upstream])
-        state[name] = "done"
-
-    for asset in assets:
-        if asset.name not in state:
-            visit(asset.name, [asset.name])
-    return errors
 
 
 def topological(assets: list[Asset]) -> list[Asset]:

@@ -12,6 +12,8 @@ import string
 from pathlib import PureWindowsPath
 
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "avif": "avif"}
+ORIGINAL_EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+"""Extensions of the originals a provider returns (store and cache objects)."""
 PLACEHOLDERS = ("name", "width", "height", "ext", "hash8")
 
 

@@ -25,7 +25,7 @@ from .hashing import HashCache
 from .layout import build_layout, check_input
 from .prompts import PromptRenderer
 from .spec_types import DEFAULT_PARAMS, PROVIDER_KEY_REVISIONS, AssetSpec, Spec, VariantSpec
-from .validation import SHOWN_CHARS, shown
+from .validation import SHOWN_CHARS, did_you_mean, shown
 
 KEY_SCHEMA = 1
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -195,8 +195,6 @@ class Expander:
                 if others:
                     first.message += f" (and in {len(others)} more of its matrix entries)"
         if not self.problems:
-            from .dependencies import check_references
-
             self.problems.extend(check_references(assets, file=self.file))
         SpecErrors.raise_if_any(self.problems)
         return assets
@@ -284,6 +282,52 @@ class Expander:
 
     def problem(self, message: str, *, asset: str, field: str) -> None:
         self.problems.append(SpecError(message, file=self.file, asset=asset, field=field))
+
+
+def check_references(assets: list[Asset], *, file: str) -> list[SpecError]:
+    """Unknown ``@names`` (with a "did you mean") and cycles, as spec errors."""
+    names = [asset.name for asset in assets]
+    problems = []
+    for asset in assets:
+        for ref in asset.inputs:
+            if ref.upstream is not None and ref.upstream not in names:
+                problems.append(
+                    SpecError(
+                        f"no asset named {ref.upstream!r} for input {ref.source}",
+                        file=file,
+                        asset=asset.name,
+                        field=ref.role if ref.role != "reference" else "references",
+                        hint=did_you_mean(ref.upstream, names),
+                    )
+                )
+    if not problems:
+        problems.extend(cycle_errors(assets, file=file))
+    return problems
+
+
+def cycle_errors(assets: list[Asset], *, file: str) -> list[SpecError]:
+    """One error per cycle, naming its whole chain: ``a → b → c → a``."""
+    edges = {asset.name: asset.upstreams for asset in assets}
+    state: dict[str, str] = {}
+    errors: list[SpecError] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = "active"
+        for upstream in edges.get(name, ()):
+            if state.get(upstream) == "active":
+                cycle = [*path[path.index(upstream) :], upstream]
+                chain = " → ".join(reversed(cycle))
+                errors.append(
+                    SpecError(f"assets form a cycle: {chain}", file=file, asset=name, field="image")
+                )
+            elif upstream not in state:
+                visit(upstream, [*path, upstream])
+        state[name] = "done"
+
+    for asset in assets:
+        if asset.name not in state:
+            visit(asset.name, [asset.name])
+    return errors
 
 
 def expand(spec: Spec, hashes: HashCache) -> list[Asset]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import LockfileError
+from .filenames import ORIGINAL_EXTENSIONS
 from .fsutil import atomic_write_text
 
 LOCK_VERSION = 1
@@ -215,15 +216,14 @@ def original_path_problem(
     The only acceptable path is the store's own name for the content:
     ``<store_dir>/<sha[:2]>/<sha>.<ext>``, and it must resolve inside store_dir.
     """
-    from .store import EXTENSIONS  # store imports this module: import at call time
 
     if not SHA256.match(sha256):
         return f"sha256 {sha256!r} is not 64 hex digits"[:200]
     ext = posixpath.splitext(path)[1].removeprefix(".")
     tail = f"{sha256[:2]}/{sha256}.{ext}"
     names = {f"{folders.store_dir}/{tail}", f"{posixpath.normpath(folders.store_dir)}/{tail}"}
-    if ext not in EXTENSIONS.values() or path not in names:
-        known = "|".join(sorted(set(EXTENSIONS.values())))
+    if ext not in ORIGINAL_EXTENSIONS.values() or path not in names:
+        known = "|".join(sorted(set(ORIGINAL_EXTENSIONS.values())))
         sample = f"{folders.store_dir}/{sha256[:2]}/{sha256}.{{{known}}}"
         return f"original path {path!r} is not the store's own name for it ({sample})"
     resolver = resolver or Resolver()

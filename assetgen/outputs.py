@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError, SpecErrors
 from .filenames import EXTENSIONS
+from .plan import AssetStep, VariantStep, duplicate_note, effective_recipe
 
 if TYPE_CHECKING:
-    from .plan import AssetStep, VariantStep
     from .spec_types import VariantSpec
 
 SIZE_FIELDS = ("width", "height")
@@ -64,7 +64,6 @@ def original_size(step: AssetStep) -> tuple[int, int] | None:
 
 def predicted(step: AssetStep, out_dir: str) -> list[Output]:
     """The files the step's variants will write (recorded paths for kept ones)."""
-    from .plan import effective_recipe
 
     size = original_size(step)
     outputs = []
@@ -118,7 +117,6 @@ def collision(first: Output, second: Output, file: str) -> SpecError:
 
 def check_outputs(steps: list[AssetStep], out_dir: str, *, file: str) -> list[str]:
     """Refuse colliding variants (all at once); notes for files written once for several."""
-    from .plan import duplicate_note
 
     owners: dict[str, Output] = {}
     problems: list[SpecError] = []

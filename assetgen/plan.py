@@ -33,7 +33,6 @@ from .lockfile import (
     LockVariant,
     original_path_problem,
 )
-from .outputs import check_outputs
 from .reasons import UP_TO_DATE, Reason
 from .spec_types import Spec, VariantSpec
 from .store import KeyRecord, Store
@@ -283,9 +282,6 @@ class Planner:
             for name, entry in sorted(self.lock.assets.items())
             if name not in names
         ]
-        self.notes.extend(
-            check_outputs(steps, self.spec.build.out_dir, file=self.spec.display_path)
-        )
         return Plan(steps=steps, removals=removals, planner=self, notes=self.notes)
 
     def planned_step(self, asset: Asset, planned: dict[str, AssetStep]) -> AssetStep:

@@ -20,6 +20,7 @@ from .fsutil import is_within, leftover_temps, remove_files
 from .graph import Asset, expand
 from .hashing import HashCache
 from .lockfile import LockEntry, Lockfile, LockFolders, LockStore
+from .outputs import check_outputs
 from .plan import Plan, PlanOptions, make_plan, matching
 from .providers.base import ImageRequest, InputImage
 from .spec import load_spec, with_provider
@@ -198,7 +199,7 @@ class Project:
         assets = self.assets()
         forced = matching([a.name for a in assets], refresh or [], option="--refresh ")
         options = PlanOptions(refresh=frozenset(forced), rerender=rerender)
-        return make_plan(
+        plan = make_plan(
             self.spec,
             assets,
             self.lock(),
@@ -207,6 +208,10 @@ class Project:
             estimate or (lambda _: 0.0),
             options,
         )
+        plan.notes.extend(
+            check_outputs(plan.steps, self.spec.build.out_dir, file=self.spec.display_path)
+        )
+        return plan
 
 
 DRAFT_DIR = f"{DEFAULT_STATE_DIR}/draft"

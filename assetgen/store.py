@@ -25,11 +25,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from .filenames import ORIGINAL_EXTENSIONS
 from .fsutil import atomic_copy, atomic_write_bytes, atomic_write_text, is_within
 from .hashing import HashCache, sha256_bytes, sha256_file
 from .lockfile import LockOriginal
 
-EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+EXTENSIONS = ORIGINAL_EXTENSIONS
 OBJECT_SUFFIXES = frozenset(f".{ext}" for ext in EXTENSIONS.values())
 """The file suffixes of store and cache objects (what ``gc`` recognises)."""
 SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -102,6 +102,51 @@ def test_modules_import_only_from_their_layer_or_below() -> None:
     assert violations == []
 
 
+def module_graph() -> dict[str, set[str]]:
+    """Top-level module -> the internal top-level modules it imports (itself excluded)."""
+    edges: dict[str, set[str]] = {}
+    for path in modules():
+        own = top_module(path)
+        targets = {internal_target(path, name, level) for name, level in imports(path)}
+        edges.setdefault(own, set()).update(t for t in targets if t and t != own)
+    return edges
+
+
+def test_no_import_cycles() -> None:
+    """Layers forbid upward imports; this forbids cycles inside one layer too."""
+    edges = module_graph()
+    state: dict[str, str] = {}
+    cycles: list[str] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "active"
+        for target in sorted(edges.get(module, ())):
+            if state.get(target) == "active":
+                cycles.append(" -> ".join([*path[path.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_the_ownership_list_is_current() -> None:
+    """Every listed owner exists and still imports its library."""
+    stale = []
+    for library, owners in OWNERS.items():
+        for owner in owners:
+            path = PACKAGE / owner
+            names = (
+                {name.split(".")[0] for name, level in imports(path)} if path.exists() else set()
+            )
+            if library not in names:
+                stale.append(f"{owner} no longer imports {library}")
+    assert stale == []
+
+
 def test_each_third_party_library_has_its_owners() -> None:
     violations = []
     for path in modules():
