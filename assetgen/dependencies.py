@@ -21,8 +21,11 @@ from .graph import Asset, InputRef
 class Original(Protocol):
     """What resolving needs of an original (a ``LockOriginal`` has it)."""
 
-    path: str
-    sha256: str
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
 
 
 def topological(assets: list[Asset]) -> list[Asset]:

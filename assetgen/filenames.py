@@ -10,6 +10,7 @@ import difflib
 import re
 import string
 from pathlib import PureWindowsPath
+from types import ModuleType
 
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "avif": "avif"}
 ORIGINAL_EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
@@ -88,13 +89,13 @@ def _avif_available() -> bool:
     if "avif" in _features().modules:  # Pillow >= 11.2
         return bool(_features().check_module("avif"))
     try:
-        import pillow_avif  # noqa: F401  (older Pillow: the plugin registers AVIF)
+        import pillow_avif  # type: ignore[import-not-found]  # noqa: F401  (older Pillow: the plugin registers AVIF)
     except ImportError:
         return False
     return True
 
 
-def _features():
+def _features() -> ModuleType:
     from PIL import features
 
     return features

@@ -327,12 +327,14 @@ def eager(card: Card, count: int) -> Card:
     """The card with its first ``count`` pictures (in page order) loading eagerly."""
     if not count:
         return card
-    groups: dict[str, tuple[Picture, ...]] = {}
-    for group in ("inputs", "originals", "references", "variants"):
-        pictures: tuple[Picture, ...] = getattr(card, group)
-        groups[group] = tuple(replace(p, eager=i < count) for i, p in enumerate(pictures))
+    groups: list[tuple[Picture, ...]] = []
+    for pictures in (card.inputs, card.originals, card.references, card.variants):
+        groups.append(tuple(replace(p, eager=i < count) for i, p in enumerate(pictures)))
         count = max(0, count - len(pictures))
-    return replace(card, **groups)
+    inputs, originals, references, variants = groups
+    return replace(
+        card, inputs=inputs, originals=originals, references=references, variants=variants
+    )
 
 
 def kilobytes(size: int) -> str:

@@ -305,7 +305,9 @@ def to_request(asset: Asset, key: str) -> ImageRequest:
 
     def image(role: str) -> InputImage | None:
         ref = asset.input(role)  # type: ignore[arg-type]
-        return None if ref is None else InputImage(ref.role, ref.path, ref.sha256)
+        return (
+            None if ref is None else InputImage(ref.role, ref.path or Path(ref.source), ref.sha256)
+        )
 
     from .graph import keyed
 
@@ -333,6 +335,8 @@ def to_request(asset: Asset, key: str) -> ImageRequest:
         complexity=params.get("complexity"),
         image=image("image"),
         mask=image("mask"),
-        references=tuple(InputImage(r.role, r.path, r.sha256) for r in asset.references),
+        references=tuple(
+            InputImage(r.role, r.path or Path(r.source), r.sha256) for r in asset.references
+        ),
         keep_unmasked=asset.spec.keep_unmasked,
     )

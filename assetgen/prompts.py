@@ -209,7 +209,9 @@ def _deadline(env: BoundedSandbox, seconds: float) -> Iterator[None]:
         sys.settrace(None)
 
 
-def _bounded_render(env: BoundedSandbox, template: jinja2.Template, variables: dict) -> str:
+def _bounded_render(
+    env: BoundedSandbox, template: jinja2.Template, variables: dict[str, Any]
+) -> str:
     """Render ``template``, stopping at the size and time limits."""
     parts: list[str] = []
     total = 0
@@ -319,7 +321,7 @@ class PromptRenderer:
                 file=self.spec_file,
                 asset=asset,
                 field="template",
-                hint=did_you_mean(missing, self.known_templates()),
+                hint=did_you_mean(str(missing), self.known_templates()),
             ) from exc
         except jinja2.UndefinedError as exc:
             source = self.source_of(name)

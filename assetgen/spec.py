@@ -10,6 +10,7 @@ or files hashed (duplicate names, missing input images) are found by
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
 from dataclasses import replace
@@ -309,7 +310,7 @@ class SpecReader(TableReader):
             values = self.typed(
                 body,
                 plural,
-                lambda v, c=check: is_list_of(v, c),
+                functools.partial(is_list_of, check=check),
                 f"a list, each {expected}",
                 prefix=prefix,
                 asset=asset,
@@ -376,7 +377,7 @@ class SpecReader(TableReader):
         return fmt
 
     def filename_pattern(self, table: dict[str, Any], prefix: str, asset: str | None) -> str | None:
-        value = self.typed(
+        value: str | None = self.typed(
             table, "filename", is_str, "a filename pattern", prefix=prefix, asset=asset
         )
         if value is None:
@@ -472,6 +473,7 @@ class SpecReader(TableReader):
         before = len(self.problems)
         if not isinstance(name, str) or not name.strip():
             self.problem("every asset needs a name (a string)", field="name", asset=label)
+            name = label
         prompt = self.typed(table, "prompt", is_str, "a string", prefix="", asset=label)
         template = self.typed(
             table, "template", is_non_empty_str, "a template file name", prefix="", asset=label

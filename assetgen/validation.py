@@ -143,7 +143,7 @@ class TableReader:
         prefix: str,
         asset: str | None = None,
     ) -> str | None:
-        value = self.typed(table, key, is_str, "a string", prefix=prefix, asset=asset)
+        value: str | None = self.typed(table, key, is_str, "a string", prefix=prefix, asset=asset)
         if value is None or value in allowed:
             return value
         self.problem(
@@ -157,7 +157,7 @@ class TableReader:
     def project_path(
         self, table: dict[str, Any], key: str, *, prefix: str, asset: str | None = None
     ) -> str | None:
-        value = self.typed(table, key, is_str, "a string", prefix=prefix, asset=asset)
+        value: str | None = self.typed(table, key, is_str, "a string", prefix=prefix, asset=asset)
         if value is None:
             return None
         reason = check_project_path(value)
@@ -176,7 +176,9 @@ class TableReader:
     def colour(
         self, table: dict[str, Any], key: str, prefix: str, asset: str | None = None
     ) -> str | None:
-        value = self.typed(table, key, is_str, "a colour string", prefix=prefix, asset=asset)
+        value: str | None = self.typed(
+            table, key, is_str, "a colour string", prefix=prefix, asset=asset
+        )
         if value is None or COLOUR_PATTERN.match(value):
             return value
         self.problem(

@@ -283,7 +283,8 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
     """RGBA when some pixel is not opaque, else RGB (whatever the file's mode)."""
     if image.has_transparency_data:
         rgba = image.convert("RGBA") if image.mode != "RGBA" else image
-        if rgba.getchannel("A").getextrema()[0] < 255:
+        lowest, _ = rgba.getchannel("A").getextrema()
+        if isinstance(lowest, int | float) and lowest < 255:
             return rgba
     return image.convert("RGB") if image.mode != "RGB" else image
 

@@ -13,7 +13,7 @@ from ..spec_types import PROVIDER_NAMES
 
 if TYPE_CHECKING:
     from ..events import Emit
-    from ..spec import ProviderConfig
+    from ..spec_types import ProviderConfig
     from .base import Provider
 
 __all__ = ["PROVIDER_NAMES", "create_provider"]

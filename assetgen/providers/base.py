@@ -25,7 +25,12 @@ class InputImage:
     path: Path
     """Absolute path of the file to send."""
     sha256: str
-    """Hex content hash of the file (part of the generation key)."""
+    """Hex content hash of the file (part of the generation key); empty while pending."""
+
+    @property
+    def pending(self) -> bool:
+        """An ``@asset`` input not generated yet: only in requests built for estimates."""
+        return not self.sha256
 
 
 @dataclass(frozen=True)

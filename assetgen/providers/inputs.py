@@ -209,7 +209,7 @@ def input_sizes(request: ImageRequest) -> list[tuple[int, int] | None]:
     """Each input image's dimensions from its header (for estimates); ``None`` if unreadable."""
     sizes: list[tuple[int, int] | None] = []
     for item in request.inputs:
-        if item.path is None:  # an @asset input not made yet
+        if item.pending:  # an @asset input not made yet
             sizes.append(None)
             continue
         try:

@@ -190,10 +190,8 @@ GPT_IMAGE_2X_PAGES = (
     "https://docs.apiyi.com/en/live/2026-11/gpt-image-2-6-launch.md",
     "https://github.com/orgs/cometapi-dev/discussions/155",
 )
-SHUTDOWN_DEC_2026 = {
-    "deprecated": date(2026, 6, 2),
-    "shutdown": date(2026, 12, 1),
-}
+DEPRECATED_JUN_2026 = date(2026, 6, 2)
+SHUT_DOWN_DEC_2026 = date(2026, 12, 1)
 DRAFT_SUCCESSORS = ("gpt-image-2.6-flare", "gpt-image-2.6-sunburst")
 DETAIL_SUCCESSORS = ("gpt-image-2.6-sunburst", "gpt-image-2.6-flare")
 
@@ -216,7 +214,8 @@ _MINI = ModelProfile(
     "gpt-image-1-mini",
     edit_fields=EDIT_FIELDS - {"input_fidelity"},
     prices=Prices(2.0, 2.5, 8.0, MINI_PER_IMAGE, cached_text_input=0.2, cached_image_input=0.25),
-    **SHUTDOWN_DEC_2026,
+    deprecated=DEPRECATED_JUN_2026,
+    shutdown=SHUT_DOWN_DEC_2026,
     successors=DRAFT_SUCCESSORS,
     sources=(MINI_PAGE, DEPRECATIONS),
     as_of=AS_OF,
@@ -234,7 +233,8 @@ _GPT_IMAGE_1 = ModelProfile(
 _GPT_IMAGE_1_5 = ModelProfile(
     "gpt-image-1.5",
     prices=Prices(5.0, 8.0, 32.0, cached_text_input=1.25, cached_image_input=2.0),
-    **SHUTDOWN_DEC_2026,
+    deprecated=DEPRECATED_JUN_2026,
+    shutdown=SHUT_DOWN_DEC_2026,
     successors=DETAIL_SUCCESSORS,
     sources=(DEPRECATIONS, "https://community.openai.com/t/1371851"),
     as_of=AS_OF,

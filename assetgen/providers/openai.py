@@ -37,7 +37,7 @@ import httpx
 
 from .. import __version__
 from ..errors import AssetgenError, ProviderAuthError, ProviderError, SpecError
-from ..events import Emit, Event, ignore
+from ..events import Emit, Event, EventKind, ignore
 from ..secrets import Redactor, key_problem
 from ..spec_types import ProviderConfig
 from .base import ImageRequest, ImageResult, Provider, Usage
@@ -203,7 +203,8 @@ class OpenAIProvider(Provider):
             )
             self.emit(Event("warning", message, data={"model": profile.id}))
         elif note is not None:
-            kind, message = note
+            level, message = note
+            kind: EventKind = "info" if level == "info" else "warning"  # "error" raised already
             self.emit(Event(kind, message, data={"model": profile.id}))
 
     # -- HTTP ---------------------------------------------------------------
@@ -410,8 +411,8 @@ class OpenAIProvider(Provider):
             )
         if error.code == "model_not_found":
             message = f"model {request.model!r} is not available at {self.base_url}"
-            hint = "locked assets stay valid; change [provider] model or the asset's model"
-            raise self._error(message, request, status=status, code=error.code, hint=hint)
+            fix = "locked assets stay valid; change [provider] model or the asset's model"
+            raise self._error(message, request, status=status, code=error.code, hint=fix)
         retryable = should_retry(status, error.code or error.type, answer.headers)
         hint = transparency_hint(profile_for(request.model), request, error.param, error.message)
         raise self._error(
