@@ -339,7 +339,7 @@ class BatchClient:
         """The line's image(s), checked as a direct answer, at the batch price."""
         if line.status is None:
             error = line.error or ApiError("no result")
-            raise self._error(error.message, code=error.code, asset=request.asset)
+            raise self._error(f"{where}: {error.message}", code=error.code, asset=request.asset)
         result = await self.provider.answer_result(
             request, line.status, line.body, line.request_id, where
         )
