@@ -15,6 +15,10 @@ models refuse transparency is ``fake.opaque_only``. Answers carry real
 PNG/JPEG/WebP images (Pillow) of the requested size in base64 and a ``usage``
 block; edits repaint the whole image, as the real model does.
 
+``/v1/files`` and ``/v1/batches`` are the Files and Batch API with the real
+state machine (``tests/fakebatch.py``; ``fake.batch.plan`` says how the next
+batches run, ``fake.batch.enabled = False`` makes it a reseller without them).
+
 Tests script it (``fake.script(Reply.rate_limited(retry_after=0.1), ...)``:
 each request takes the next scripted reply, then answers normally) and read
 what it received from ``fake.requests`` and ``fake.max_concurrent``. Hostile

@@ -363,3 +363,56 @@ def test_progress_tells_a_batch_once_per_state_and_at_most_once_a_minute() -> No
         "  batch batch_1: in_progress 0/2, 20 s",
         "  batch batch_1: in_progress 1/2, 1m25s",
     ]
+
+
+class _Terminal:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_ask_on_a_terminal_offers_direct_when_the_base_url_has_no_batch_api(
+    api: FakeImagesAPI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = project(tmp_path / "p", api, cards(2), mode="ask")
+    api.batch.enabled = False
+    asked: list[str] = []
+    answers = iter(["", "y"])  # use the Batch API (the default), then: go direct
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr("builtins.input", lambda text: asked.append(text) or next(answers))
+    assert cli(root, "build") == 0
+    assert "2 generations can go through the Batch API at half price" in asked[0]
+    assert "send the 2 generations direct, at the full price?" in asked[1]
+    assert capsys.readouterr().err.count("this base URL has no Batch API") == 1
+    assert calls(api, "POST", "/v1/images/generations") == 2
+
+
+def test_declining_the_batch_question_builds_direct_at_the_direct_estimate(
+    api: FakeImagesAPI,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = project(tmp_path / "p", api, cards(2), mode="ask")
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr("builtins.input", lambda text: "n")
+    assert cli(root, "build") == 0
+    assert calls(api, "POST", "/v1/images/generations") == 2
+    assert calls(api, "GET", "/v1/batches?limit=1") == 0
+
+
+def test_batch_settings_are_checked_with_the_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "p"
+    base = BASE.format(base_url="http://127.0.0.1:9/v1", model=MODEL, mode="sometimes")
+    make_project(root, cards(1), base=base.replace("batch_poll = 0.02", "batch_poll = 0"))
+    assert cli(root, "plan") == 2
+    err = capsys.readouterr().err
+    assert (
+        "field 'provider.batch': unknown value 'sometimes'; expected one of: never, ask, always"
+        in err
+    )
+    assert "field 'provider.batch_poll'" in err
