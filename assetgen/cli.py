@@ -454,7 +454,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             await provider.aclose()
 
     if args.action == "cancel":
-        with project.exclusive(purpose="batch cancel"):
+        with project.exclusive():
             lines = asyncio.run(run())
         print("\n".join(lines) or "no batch is recorded: nothing to cancel")
         return 0
