@@ -512,8 +512,16 @@ async def cancel(provider: Provider, project: Project) -> list[str]:
     said = []
     for record in wrapped.states.load():
         if record.batch_id is None:
-            said.append(f"submission {record.id}: no batch id yet; the next build resolves it")
-            continue
+            found = None
+            if record.input_file_id is not None:
+                found = await wrapped.client().find(record.id, since=record.created_at)
+            if found is None:  # no batch was ever made of it: nothing runs, nothing is lost
+                wrapped.states.remove(record)
+                said.append(f"submission {record.id}: no batch was created; forgotten")
+                continue
+            record = replace(record, batch_id=found.id)
+            wrapped.states.save(record)
+        assert record.batch_id is not None
         try:
             info = await wrapped.client().retrieve(record.batch_id)
             if not info.done:

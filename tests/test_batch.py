@@ -416,3 +416,20 @@ def test_batch_settings_are_checked_with_the_spec(
         in err
     )
     assert "field 'provider.batch_poll'" in err
+
+
+def test_cancel_forgets_a_submission_that_never_became_a_batch(
+    api: FakeImagesAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As if killed between the upload and the create call, then cancelled."""
+    root = project(tmp_path / "p", api, cards(2))
+    api.batch.plan = BatchPlan(hold=True)
+    assert cli(root, "build", "--no-wait") == 75
+    [path] = (root / ".assetgen" / "batches").glob("*.json")
+    record = json.loads(path.read_text())
+    api.batch.batches[record["batch_id"]].metadata = {}  # no batch carries its submission id
+    path.write_text(json.dumps({**record, "batch_id": None}))
+    capsys.readouterr()
+    assert cli(root, "batch", "cancel") == 0
+    assert "no batch was created; forgotten" in capsys.readouterr().out
+    assert records(root) == []
