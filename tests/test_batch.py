@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,6 +87,14 @@ def calls(fake: FakeImagesAPI, method: str, path: str) -> int:
 def records(root: Path) -> list[dict[str, object]]:
     folder = root / ".assetgen" / "batches"
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def left_running(root: Path, fake: FakeImagesAPI) -> tuple[Path, dict[str, Any]]:
+    """A build with ``--no-wait`` of a batch held in progress: its record's path and content."""
+    fake.batch.plan = BatchPlan(hold=True)
+    assert cli(root, "build", "--no-wait") == 75
+    [path] = (root / ".assetgen" / "batches").glob("*.json")
+    return path, json.loads(path.read_text())
 
 
 def build_json(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
@@ -227,8 +236,7 @@ def test_cancel_returns_what_was_done_and_lets_the_rest_go(
     api: FakeImagesAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = project(tmp_path / "p", api, cards(3))
-    api.batch.plan = BatchPlan(hold=True)
-    assert cli(root, "build", "--no-wait") == 75
+    left_running(root, api)
     assert cli(root, "batch", "cancel") == 0
     assert "cancelling" in capsys.readouterr().out
     code, report = build_json(root, capsys, "--no-batch")
@@ -244,10 +252,7 @@ def test_a_lost_batch_id_is_found_by_its_submission_id(
 ) -> None:
     """As if killed between the create call and the write of its answer."""
     root = project(tmp_path / "p", api, cards(3))
-    api.batch.plan = BatchPlan(hold=True)
-    assert cli(root, "build", "--no-wait") == 75
-    [path] = (root / ".assetgen" / "batches").glob("*.json")
-    record = json.loads(path.read_text())
+    path, record = left_running(root, api)
     path.write_text(json.dumps({**record, "batch_id": None}))
     api.batch.batches[record["batch_id"]].plan = BatchPlan()
     assert cli(root, "build") == 0
@@ -310,10 +315,7 @@ def test_a_damaged_record_stops_the_build_naming_it(
     api: FakeImagesAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = project(tmp_path / "p", api, cards(2))
-    api.batch.plan = BatchPlan(hold=True)
-    assert cli(root, "build", "--no-wait") == 75
-    [path] = (root / ".assetgen" / "batches").glob("*.json")
-    record = json.loads(path.read_text())
+    path, record = left_running(root, api)
     path.write_text(json.dumps({**record, "batch_id": "../../v1/files"}))
     capsys.readouterr()
     assert cli(root, "build") == 2
@@ -423,10 +425,7 @@ def test_cancel_forgets_a_submission_that_never_became_a_batch(
 ) -> None:
     """As if killed between the upload and the create call, then cancelled."""
     root = project(tmp_path / "p", api, cards(2))
-    api.batch.plan = BatchPlan(hold=True)
-    assert cli(root, "build", "--no-wait") == 75
-    [path] = (root / ".assetgen" / "batches").glob("*.json")
-    record = json.loads(path.read_text())
+    path, record = left_running(root, api)
     api.batch.batches[record["batch_id"]].metadata = {}  # no batch carries its submission id
     path.write_text(json.dumps({**record, "batch_id": None}))
     capsys.readouterr()
