@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import AssetgenError, ProviderAuthError, SpecError, SpecErrors
+from .errors import AssetgenError, ProviderAuthError, ResultPending, SpecError, SpecErrors
 from .events import Emit, Event, ignore
 from .fsutil import atomic_write_text
 from .lockfile import LockEntry, Lockfile, LockInput, LockVariant
 from .manifest import write_manifest
 from .plan import AssetStep, Plan, Removal, effective_recipe
 from .project import Project, to_request
-from .providers.base import ImageResult, Provider
+from .providers.base import ImageRequest, ImageResult, Provider
 from .report import AssetOutcome, BuildReport, timestamp
 from .secrets import Redactor
 from .store import KeyRecord
@@ -119,8 +119,13 @@ class Builder:
         for step in self.plan.steps:
             if step.action == "fresh":
                 self.finished[step.name].set_result(True)
-        tasks = [asyncio.ensure_future(self.run_step(step)) for step in todo]
+        tasks: list[asyncio.Future[None]] = []
         try:
+            if self.provider is not None:  # e.g. the Batch API submits here, under the lock
+                await self.provider.prepare(
+                    [to_request(s.asset, s.key) for s in todo if s.action == "generate" and s.key]
+                )
+            tasks = [asyncio.ensure_future(self.run_step(step)) for step in todo]
             try:
                 await asyncio.gather(*tasks)
             except ProviderAuthError:
@@ -131,6 +136,8 @@ class Builder:
                 raise
             for removal in self.plan.removals:
                 self.remove(removal)
+            if self.provider is not None:
+                await self.provider.finish()
         finally:
             self.report.seconds = time.monotonic() - started
             self.finish()
@@ -168,7 +175,12 @@ class Builder:
         started = time.monotonic()
         try:
             if blocked:
-                raise UpstreamFailed(f"input @{blocked} failed")
+                waiting = any(
+                    o.status == "pending" for o in self.report.outcomes if o.name == blocked
+                )
+                raise UpstreamFailed(
+                    f"input @{blocked} {'waits in a batch' if waiting else 'failed'}"
+                )
             if step.pending:
                 step = self.replan(step)
                 outcome.action, outcome.reason = step.action, step.reason
@@ -189,6 +201,9 @@ class Builder:
         except (BudgetReached, UpstreamFailed) as exc:
             outcome.status, outcome.error = "skipped", f"{step.name}: {exc}"
             self.emit(Event("skipped", str(exc), asset=step.name))
+        except ResultPending as exc:  # paid for in a batch still running: the next build has it
+            outcome.status, outcome.error = "pending", f"{step.name}: {exc}"
+            self.emit(Event("pending", str(exc), asset=step.name))
         except AssetgenError as exc:
             self.fail(outcome, str(exc) if exc.asset else f"{step.name}: {exc}")
         except OSError as exc:
@@ -199,7 +214,7 @@ class Builder:
         finally:
             outcome.seconds = time.monotonic() - started
             self.report.outcomes.append(outcome)
-            succeeded = outcome.status not in ("failed", "skipped")
+            succeeded = outcome.status not in ("failed", "skipped", "pending")
             if not self.finished[step.name].done():
                 self.finished[step.name].set_result(succeeded)
 
@@ -243,17 +258,17 @@ class Builder:
 
     async def generate(self, step: AssetStep) -> KeyRecord:
         assert self.provider is not None, "a plan with generations needs a provider"
-        async with self.generation_slots:
-            budget = self.options.max_cost
-            if budget is not None and self.spent >= budget:
-                raise BudgetReached(f"budget reached (${self.spent:.4f} of ${budget:.4f} spent)")
-            request = to_request(step.asset, step.key)
-            self.provider.check(request)
-            result: ImageResult = await self.provider.generate(request)
-            for warning in result.warnings:
-                text = self.redactor.redact(f"{step.name}: {warning}")
-                self.emit(Event("warning", text, asset=step.name))
-            self.spent += result.cost_usd or 0.0
+        request = to_request(step.asset, step.key)
+        if self.provider.queued(request):  # paid for in a batch: no slot, no budget check
+            result = await self.answer(step, request)
+        else:
+            async with self.generation_slots:
+                budget = self.options.max_cost
+                if budget is not None and self.spent >= budget:
+                    raise BudgetReached(
+                        f"budget reached (${self.spent:.4f} of ${budget:.4f} spent)"
+                    )
+                result = await self.answer(step, request)
         images, fmt = result.images, result.format
         if request.key_colour is not None:  # transparency = "key": the alpha is made here
             from .chroma import key_by_name, remove_key_png
@@ -273,6 +288,17 @@ class Builder:
         self.project.store.remember(record)
         self.emit(Event("generated", asset=step.name, data={"cost_usd": record.cost_usd}))
         return record
+
+    async def answer(self, step: AssetStep, request: ImageRequest) -> ImageResult:
+        """The provider's result, its warnings reported and its cost counted."""
+        assert self.provider is not None
+        self.provider.check(request)
+        result = await self.provider.generate(request)
+        for warning in result.warnings:
+            text = self.redactor.redact(f"{step.name}: {warning}")
+            self.emit(Event("warning", text, asset=step.name))
+        self.spent += result.cost_usd or 0.0
+        return result
 
     def entry_for(self, step: AssetStep, record: KeyRecord, *, selected: int) -> LockEntry:
         """A lock entry for the step's key; variants carried over until re-rendered."""

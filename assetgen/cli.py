@@ -13,13 +13,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .budget import money
-from .errors import AssetgenError, SpecError, UsageError
+from .errors import AssetgenError, ResultPending, SpecError, UsageError
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -49,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
         "--graph", nargs="?", const="tree", choices=("tree", "dot"),
         help="print the dependency tree (or Graphviz DOT with --graph=dot)",
     )  # fmt: skip
+    add_batch_options(plan)
 
     build = commands.add_parser("build", help="generate, reuse and render what changed")
     build.add_argument("names", nargs="*", metavar="NAME", help="only these assets (globs allowed)")
@@ -73,6 +75,15 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="re-encode every variant (e.g. after a Pillow upgrade)",
     )
+    add_batch_options(build)
+    build.add_argument(
+        "--no-wait", action="store_true",
+        help="leave batches running (exit 75); the next build or `batch wait` collects them",
+    )  # fmt: skip
+
+    batch = commands.add_parser("batch", help="the Batch API batches this project waits for")
+    batch.add_argument("action", choices=("status", "wait", "cancel"))
+    batch.add_argument("--json", action="store_true", help="JSON on stdout (status, wait)")
 
     check = commands.add_parser("check", help="like build --locked --frozen: verify, write nothing")
     check.add_argument("names", nargs="*", metavar="NAME", help="only these assets (globs allowed)")
@@ -122,6 +133,17 @@ def parser() -> argparse.ArgumentParser:
     for command in commands.choices.values():
         add_global_options(command, defaults=False)
     return root
+
+
+def add_batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch", action="store_true",
+        help="generations through the Batch API: half price, results within 24 h",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-batch", action="store_true",
+        help="new generations direct (results already in a batch are still awaited)",
+    )  # fmt: skip
 
 
 def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
@@ -243,20 +265,24 @@ def compute_plan(
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from .batching import batch_options, plan_routes, with_batches
     from .build import preflight
     from .console import Progress, graph_lines, plan_lines
 
     project = open_from_args(args)
-    provider = make_provider(project, Progress(quiet=args.quiet))
+    progress = Progress(quiet=args.quiet)
+    options = batch_options(project.spec.provider, batch=args.batch, no_batch=args.no_batch)
+    provider = with_batches(make_provider(project, progress), project, options, emit=progress)
     plan = compute_plan(project, provider)
     preflight(provider, plan, file=project.spec.display_path)  # exit 2, no key needed
+    routes = plan_routes(provider, plan)
     if args.graph:
         lines = graph_lines(plan, args.graph)
     elif args.json:
-        lines = [json.dumps(plan.to_json(), indent=2)]
+        lines = [json.dumps({**plan.to_json(), "batch": routes}, indent=2)]
     else:
         offline = project.spec.provider.name == "offline"
-        lines = plan_lines(plan, verbose=args.verbose, offline=offline)
+        lines = plan_lines(plan, verbose=args.verbose, offline=offline, routes=routes)
     print("\n".join(lines))
     return 0
 
@@ -265,9 +291,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .build import BuildOptions, preflight
+    from .build import BuildOptions
     from .console import Progress
-    from .plan import select
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -275,18 +300,63 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise UsageError("--frozen goes with --locked")
     if args.locked:
         return verify_locked(args, write=not args.frozen)
+    from .batching import batch_options, batches_json
+
     progress = Progress(quiet=args.quiet or args.json, verbose=args.verbose)
     project = open_from_args(args)
-    provider = make_provider(project, progress)
-    plan = compute_plan(project, provider, refresh=args.refresh, rerender=args.rerender)
-    if args.names:
-        plan = select(plan, args.names)
-    preflight(provider, plan, file=project.spec.display_path)  # before any cost question
+    batching = batch_options(
+        project.spec.provider, batch=args.batch, no_batch=args.no_batch, no_wait=args.no_wait
+    )
+    if batching.mode == "ask" and sys.stdin.isatty():
+        batching = replace(batching, confirm_direct=confirm_direct)
+    provider, plan = build_plan(project, args, batching, progress)
+    if declined_batch(provider, plan, batching):
+        provider, plan = build_plan(project, args, replace(batching, mode="never"), progress)
     budget = args.max_cost if args.max_cost is not None else project.spec.build.max_cost
     approve_cost(plan, budget, project.spec.build.confirm_above, yes=args.yes)
     options = BuildOptions(jobs=args.jobs, max_cost=budget)
     report = run_build(project, plan, provider, progress, options)
+    report.batches = batches_json(provider)
     return finish_build(report, as_json=args.json)
+
+
+def build_plan(
+    project: Project, args: argparse.Namespace, batching: Any, progress: Any
+) -> tuple[Provider, Plan]:
+    """The provider (with batches as ``batching`` says) and the checked plan of a build."""
+    from .batching import with_batches
+    from .build import preflight
+    from .plan import select
+
+    provider = with_batches(make_provider(project, progress), project, batching, emit=progress)
+    plan = compute_plan(project, provider, refresh=args.refresh, rerender=args.rerender)
+    if args.names:
+        plan = select(plan, args.names)
+    preflight(provider, plan, file=project.spec.display_path)  # before any cost question
+    return provider, plan
+
+
+def declined_batch(provider: Provider, plan: Plan, batching: Any) -> bool:
+    """``batch = "ask"`` on a terminal: whether the user wants the generations direct."""
+    from .batching import plan_routes
+
+    count = sum(1 for route in plan_routes(provider, plan).values() if route == "batch")
+    if batching.mode != "ask" or not count or not sys.stdin.isatty():
+        return False
+    question = (
+        f"{count} generation{'s' if count != 1 else ''} can go through the Batch API at half "
+        f"price ({money(plan.estimated_cost)} in all), with results within 24 hours, usually "
+        "sooner. Use it? [Y/n] "
+    )
+    return input(question).strip().lower() in ("n", "no")
+
+
+def confirm_direct(count: int) -> bool:
+    """This base URL has no Batch API: whether to send the generations direct."""
+    question = (
+        f"send the {count} generation{'s' if count != 1 else ''} direct, at the full price? [y/N] "
+    )
+    return input(question).strip().lower() in ("y", "yes")
 
 
 def run_build(
@@ -330,11 +400,20 @@ def finish_build(report: BuildReport, *, as_json: bool) -> int:
     else:
         cost = f", {money(report.cost_usd)} spent" if report.cost_usd else ""
         print(f"{report.summary()}{cost} in {report.seconds:.1f}s", flush=True)
-    for status in ("failed", "skipped"):
-        names = sorted(o.name for o in report.failed if o.status == status)
+    for status in ("failed", "skipped", "pending"):
+        names = sorted(o.name for o in report.outcomes if o.status == status)
         if names:
             print(f"{status}: {', '.join(names)}", file=sys.stderr)
-    return 1 if report.failed else 0
+    if report.failed:
+        return 1
+    if report.count("pending"):
+        print(
+            "waiting in a batch, paid for once: the next `assetgen build` or "
+            "`assetgen batch wait` collects the results",
+            file=sys.stderr,
+        )
+        return ResultPending.exit_code
+    return 0
 
 
 def approve_cost(plan: Plan, budget: float | None, confirm_above: float, *, yes: bool) -> None:
@@ -349,6 +428,59 @@ def approve_cost(plan: Plan, budget: float | None, confirm_above: float, *, yes:
         answer = input(f"{check.message}. Go ahead? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             raise BudgetError("stopped: nothing was generated")
+
+
+# -- batch ---------------------------------------------------------------------------------
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """``batch status|wait|cancel``: the batches recorded under ``.assetgen/batches/``."""
+    from .batching import cancel, statuses
+    from .console import Progress, batch_status_lines
+
+    project = open_from_args(args)
+    if args.action == "wait":
+        return batch_wait(project, args)
+    provider = make_provider(project, Progress(quiet=True))
+    if provider.kind != "openai":
+        raise UsageError(f"the {provider.kind} provider has no Batch API")
+
+    async def run() -> Any:
+        try:
+            if args.action == "cancel":
+                return await cancel(provider, project)
+            return await statuses(provider, project)
+        finally:
+            await provider.aclose()
+
+    if args.action == "cancel":
+        with project.exclusive():
+            lines = asyncio.run(run())
+        print("\n".join(lines) or "no batch is recorded: nothing to cancel")
+        return 0
+    found = asyncio.run(run())
+    print(json.dumps(found, indent=2) if args.json else "\n".join(batch_status_lines(found)))
+    return 0
+
+
+def batch_wait(project: Project, args: argparse.Namespace) -> int:
+    """Collect the results of recorded batches for the spec's assets; submit nothing new."""
+    from .batching import batch_options, batches_json, plan_routes, with_batches
+    from .console import Progress
+    from .plan import select
+
+    progress = Progress(quiet=args.quiet or args.json, verbose=args.verbose)
+    options = replace(batch_options(project.spec.provider), submit=False)
+    provider = with_batches(make_provider(project, progress), project, options, emit=progress)
+    plan = compute_plan(project, provider)
+    waiting = sorted(plan_routes(provider, plan))
+    if not waiting:
+        progress.close()
+        print("no asset of this spec waits in a batch")
+        return 0
+    report = run_build(project, select(plan, waiting), provider, progress)
+    report.batches = batches_json(provider)
+    return finish_build(report, as_json=args.json)
 
 
 # -- check / --locked -----------------------------------------------------------------
@@ -637,6 +769,7 @@ COMMANDS = {
     "init": cmd_init,
     "plan": cmd_plan,
     "build": cmd_build,
+    "batch": cmd_batch,
     "show": cmd_show,
     "check": cmd_check,
     "pick": cmd_pick,

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .budget import money
 from .events import Event
@@ -38,6 +38,8 @@ REDRAW_SECONDS = 1.0
 """A terminal's live block is redrawn this often, so elapsed times move."""
 HEARTBEAT_SECONDS = 30.0
 """Off a terminal, a line this often per asset still running."""
+BATCH_LINE_SECONDS = 60.0
+"""Off a terminal, a running batch's counts at most this often (a change of state at once)."""
 WAITING = {
     "generate": "waiting for the API",
     "reuse": "still restoring",
@@ -94,6 +96,10 @@ class Progress:
         """A failure's cause → the first asset that failed with it."""
         self.retried: dict[str, str] = {}
         """A retry's cause → the first asset retried for it."""
+        self.batches: dict[str, dict[str, Any]] = {}
+        """Batch id → its last state (``batch`` events), with when it was first and last told."""
+        self.batched: set[str] = set()
+        """Assets waiting in a batch: its line speaks for them."""
         self._drawn = 0
         self.ticks = 0
         self._lock = threading.RLock()
@@ -133,6 +139,8 @@ class Progress:
                 return
             now = self.clock()
             for name, action in list(self.running.items()):
+                if name in self.batched:
+                    continue
                 spent = now - self.started.get(name, now)
                 due = int(spent // HEARTBEAT_SECONDS)
                 if due > self.beats.get(name, 0):
@@ -184,6 +192,32 @@ class Progress:
         self.finished += 1
         self.line(f"{SYMBOLS['skipped']} skipped   {event.asset}: {event.message}")
 
+    def on_pending(self, event: Event) -> None:
+        """The batch's line already said it: only the count moves."""
+        self.forget(event.asset or "")
+        self.finished += 1
+        self.status()
+
+    def on_batch(self, event: Event) -> None:
+        """A batch's state: in the live block; off a terminal at each change or once a minute."""
+        data = event.data
+        now = self.clock()
+        known = self.batches.get(str(data.get("id")))
+        self.batches[str(data.get("id"))] = {
+            **data,
+            "since": known["since"] if known else now,
+            "told": known["told"] if known else None,
+        }
+        self.batched.update(data.get("assets", ()))
+        if self.live:
+            self.status()
+            return
+        state = self.batches[str(data.get("id"))]
+        changed = known is None or known.get("status") != data.get("status")
+        if not self.quiet and (changed or now - (state["told"] or now) >= BATCH_LINE_SECONDS):
+            state["told"] = now
+            self.line(f"  {batch_text(state)}, {elapsed(now - state['since'])}")
+
     def on_removed(self, event: Event) -> None:
         if not self.quiet:
             self.line(f"{SYMBOLS['removed']} removed   {event.asset}")
@@ -218,12 +252,17 @@ class Progress:
         self.clear_status()
         now = self.clock()
         spinner = SPINNER[self.ticks % len(SPINNER)]
+        running = [(n, a) for n, a in self.running.items() if n not in self.batched]
         lines = [
-            f"  {action:<8} {name}  {elapsed(now - self.started.get(name, now))} {spinner}"
-            for name, action in list(self.running.items())[:MAX_LIVE_LINES]
+            f"  {batch_text(state)}  {elapsed(now - state['since'])} {spinner}"
+            for state in self.batches.values()
         ]
-        if len(self.running) > MAX_LIVE_LINES:
-            lines.append(f"  … and {len(self.running) - MAX_LIVE_LINES} more")
+        lines += [
+            f"  {action:<8} {name}  {elapsed(now - self.started.get(name, now))} {spinner}"
+            for name, action in running[:MAX_LIVE_LINES]
+        ]
+        if len(running) > MAX_LIVE_LINES:
+            lines.append(f"  … and {len(running) - MAX_LIVE_LINES} more")
         filled = int(BAR_WIDTH * self.finished / self.total)
         bar = "█" * filled + "░" * (BAR_WIDTH - filled)
         lines.append(f"{bar} {self.finished}/{self.total}")
@@ -247,6 +286,33 @@ class Progress:
             self.clear_status()
 
 
+def batch_text(state: dict[str, Any]) -> str:
+    """``batch batch_abc: in_progress 37/100 (2 failed)``."""
+    total, failed = state.get("total") or 0, state.get("failed") or 0
+    counts = f" {state.get('completed', 0)}/{total}" if total else ""
+    failures = f" ({failed} failed)" if failed else ""
+    return f"batch {state.get('id')}: {state.get('status')}{counts}{failures}"
+
+
+def batch_status_lines(batches: list[dict[str, Any]]) -> list[str]:
+    """``batch status``: a line per recorded batch."""
+    if not batches:
+        return ["no batch is recorded: nothing waits"]
+    lines = []
+    for entry in batches:
+        if entry.get("id") is None:
+            state = (
+                f"submission {entry['submission']}: being submitted (the next build finishes it)"
+            )
+        elif entry.get("error"):
+            state = f"batch {entry['id']}: {entry['error']}"
+        else:
+            state = batch_text(entry)
+        count = len(entry["assets"])
+        lines.append(f"{state} · {count} asset{'s' if count != 1 else ''}, {entry['model']}")
+    return lines
+
+
 def graph_lines(plan: Plan, style: str) -> list[str]:
     """``plan --graph``: the dependency tree (or Graphviz DOT) with planned actions."""
     from .dependencies import dot, tree_lines
@@ -265,8 +331,15 @@ def graph_lines(plan: Plan, style: str) -> list[str]:
     return tree_lines(assets, label)
 
 
-def plan_lines(plan: Plan, *, verbose: bool, offline: bool = False) -> list[str]:
-    """``plan``: a line per asset that changes, then a count of the fresh ones and a total."""
+def plan_lines(
+    plan: Plan, *, verbose: bool, offline: bool = False, routes: dict[str, str] | None = None
+) -> list[str]:
+    """``plan``: a line per asset that changes, then a count of the fresh ones and a total.
+
+    ``routes`` marks the generations that go through the Batch API (``batch``,
+    ``in batch ID``): their estimate is the batch price.
+    """
+    routes = routes or {}
     lines = []
     fresh = 0
     for step in plan.steps:
@@ -275,7 +348,8 @@ def plan_lines(plan: Plan, *, verbose: bool, offline: bool = False) -> list[str]
             continue
         priced = step.action == "generate" and step.estimated_cost != 0
         cost = f"  ~{money(step.estimated_cost)}" if priced else ""
-        lines.append(f"{step.action:<9} {step.name:<28} {step.reason}{cost}")
+        route = f"  [{routes[step.name]}]" if step.name in routes else ""
+        lines.append(f"{step.action:<9} {step.name:<28} {step.reason}{cost}{route}")
     for removal in plan.removals:
         lines.append(f"{'remove':<9} {removal.name:<28} no longer in the spec")
     lines.extend(f"note: {note}" for note in plan.notes)
@@ -286,7 +360,8 @@ def plan_lines(plan: Plan, *, verbose: bool, offline: bool = False) -> list[str]
         lines.append(f"{calls} generation{'s' if calls != 1 else ''} by the offline provider, free")
     else:
         cost = money(plan.estimated_cost)
-        lines.append(f"{calls} API call{'s' if calls != 1 else ''}, estimated cost {cost}")
+        batched = f" ({len(routes)} by batch, at half price)" if routes else ""
+        lines.append(f"{calls} API call{'s' if calls != 1 else ''}{batched}, estimated cost {cost}")
     return lines
 
 

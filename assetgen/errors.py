@@ -12,6 +12,7 @@ The class tree::
     ├── OutOfDateError            exit 3   --locked / check: lock or outputs stale
     ├── ProviderError             exit 1   the image service refused or failed
     │   └── ProviderAuthError     exit 2   missing or rejected API key
+    ├── ResultPending             exit 75  paid for in a batch that is still running
 
 This module imports nothing from the package, so every layer can raise these.
 The CLI catches ``AssetgenError`` once, prints ``str(error)`` and exits with
@@ -167,3 +168,14 @@ class ProviderAuthError(ProviderError):
     """No API key, or the service rejected it: no request can succeed."""
 
     exit_code = 2
+
+
+class ResultPending(AssetgenError):
+    """An asset's generation waits in a Batch API batch that has not finished.
+
+    Not a failure: the batch is recorded under ``.assetgen/batches/`` and the
+    next ``build`` (or ``batch wait``) collects the result without paying again.
+    Exit 75 is ``EX_TEMPFAIL``: try again later.
+    """
+
+    exit_code = 75

@@ -17,9 +17,11 @@ EventKind = Literal[
     "done",  # an asset is finished and durable
     "failed",  # an asset failed: message = the error
     "skipped",  # an asset was not attempted: message = why
+    "pending",  # an asset's result waits in a batch still running: message = where
     "removed",  # an output of an asset no longer in the spec was deleted
     "warning",  # something the user should know, once
     "note",  # what the plan settled that the user should hear once (not a problem)
+    "batch",  # a Batch API batch's state: data = id, status, completed, failed, total, assets
     "info",  # anything else worth a line in verbose mode
 ]
 

@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 TEMP_PATTERN = re.compile(r"\..+\.assetgen-(?P<pid>[0-9]{1,10})-[0-9a-f]{8}\.tmp")
@@ -92,6 +92,17 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     """
     with _replacing(path, durable=durable) as fd:
         _write_all(fd, data)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, *, durable: bool = True) -> Iterator[Callable[[bytes], None]]:
+    """A ``write(bytes)`` whose bytes replace ``path`` atomically when the block ends well.
+
+    For content that arrives in pieces (a download): a reader, or a killed
+    process, never leaves half of it at ``path``.
+    """
+    with _replacing(path, durable=durable) as fd:
+        yield lambda data: _write_all(fd, data)
 
 
 def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:

@@ -19,7 +19,8 @@ class AssetOutcome:
     name: str
     action: str
     status: str
-    """``generated``, ``reused``, ``rendered``, ``fresh``, ``failed`` or ``skipped``."""
+    """``generated``, ``reused``, ``rendered``, ``fresh``, ``failed``, ``skipped`` or
+    ``pending`` (its result waits in a batch still running)."""
     error: str | None = None
     cost_usd: float = 0.0
     seconds: float = 0.0
@@ -32,6 +33,8 @@ class BuildReport:
     outcomes: list[AssetOutcome] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    """The Batch API batches the build followed: id, status, counts, assets."""
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
@@ -60,6 +63,7 @@ class BuildReport:
             f"{self.count('rendered')} rendered, {self.count('fresh')} up to date, "
             f"{len(self.removed)} removed, {self.count('failed')} failed"
             + (f", {self.count('skipped')} skipped" if self.count("skipped") else "")
+            + (f", {self.count('pending')} waiting in a batch" if self.count("pending") else "")
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -71,6 +75,8 @@ class BuildReport:
             "removed": sorted(self.removed),
             "failed": self.count("failed"),
             "skipped": self.count("skipped"),
+            "pending": self.count("pending"),
+            "batches": self.batches,
             "cost_usd": self.cost_usd,
             "seconds": round(self.seconds, 3),
             "assets": [

@@ -38,6 +38,7 @@ from .layout import build_layout, check_input, layout_problems
 from .paths import path_text_problem
 from .spec_types import (
     BACKGROUNDS,
+    BATCH_MODES,
     COMPLEXITIES,
     DEFAULT_SPEC_NAME,
     FITS,
@@ -245,6 +246,13 @@ class SpecReader(TableReader):
             ),
             "prices": self.typed(
                 table, "prices", is_table_of_tables, "a table of tables", prefix=p
+            ),
+            "batch": self.choice(table, "batch", BATCH_MODES, prefix=p),
+            "batch_poll": self.typed(
+                table, "batch_poll", is_positive_number, "a number of seconds > 0", prefix=p
+            ),
+            "batch_wait": self.typed(
+                table, "batch_wait", is_non_negative_number, "a number of seconds >= 0", prefix=p
             ),
         }
         for key in ("model", "base_url", "api_key_env", "organization", "project"):

@@ -24,6 +24,10 @@ DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_CONCURRENCY = 4
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_BATCH_POLL = 30.0
+DEFAULT_BATCH_WAIT = 25 * 3600.0
+"""The Batch API's 24 h window, and an hour for finalizing and downloading."""
+BATCH_MODES = ("never", "ask", "always")
 DEFAULT_FLATTEN_BACKGROUND = "#ffffff"
 DEFAULT_VARIANT_FILENAME = "{name}-{width}w.{ext}"
 
@@ -110,6 +114,12 @@ class ProviderConfig:
     that accept only one form."""
     prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-model price overrides (resellers): ``{model: {field: USD}}``."""
+    batch: str = "never"
+    """Whether generations go through the Batch API: ``never``, ``ask`` or ``always``."""
+    batch_poll: float = DEFAULT_BATCH_POLL
+    """Seconds between two looks at a running batch."""
+    batch_wait: float = DEFAULT_BATCH_WAIT
+    """Seconds a build waits for its batches at most (0: submit and leave, like ``--no-wait``)."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .batching import BatchOptions, with_batches
 from .budget import check_cost
 from .build import BuildOptions, build
 from .editor_temps import is_editor_temp
@@ -379,7 +380,9 @@ class Watcher:
         self.refresh_gallery(project)
 
     async def build(self, project: Project) -> BuildReport:
-        provider = create_provider(project.spec.provider, emit=self.emit)
+        # Results waiting in a batch are looked at, never sent again: watch mode does not wait.
+        direct = create_provider(project.spec.provider, emit=self.emit)
+        provider = with_batches(direct, project, BatchOptions(wait=False), emit=self.emit)
         try:
             plan = project.plan(estimate=lambda a: provider.estimate_cost(to_request(a, "")))
             self.watch_set = WatchSet.of(project, input_files(plan))

@@ -15,6 +15,10 @@ models refuse transparency is ``fake.opaque_only``. Answers carry real
 PNG/JPEG/WebP images (Pillow) of the requested size in base64 and a ``usage``
 block; edits repaint the whole image, as the real model does.
 
+``/v1/files`` and ``/v1/batches`` are the Files and Batch API with the real
+state machine (``tests/fakebatch.py``; ``fake.batch.plan`` says how the next
+batches run, ``fake.batch.enabled = False`` makes it a reseller without them).
+
 Tests script it (``fake.script(Reply.rate_limited(retry_after=0.1), ...)``:
 each request takes the next scripted reply, then answers normally) and read
 what it received from ``fake.requests`` and ``fake.max_concurrent``. Hostile
@@ -52,6 +56,11 @@ from typing import Any
 
 import jsonschema
 from PIL import Image, ImageDraw
+
+try:
+    from tests.fakebatch import BatchFault, FakeBatchAPI
+except ImportError:  # run as a script: python tests/fakeapi.py
+    from fakebatch import BatchFault, FakeBatchAPI  # type: ignore[no-redef]
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "openai-openapi-images.json"
 MB = 1024 * 1024
@@ -612,6 +621,8 @@ class FakeImagesAPI:
         self._server: _Server | None = None
         self.in_flight = 0
         self._ids = 0
+        self.batch = FakeBatchAPI(self._generate, ApiFault)
+        """Files and Batch endpoints: ``fake.batch.plan``, ``fake.batch.enabled``."""
         self.reset()
 
     def reset(self) -> None:
@@ -625,6 +636,7 @@ class FakeImagesAPI:
             self.retired: set[str] = set()
             self.requests: list[Recorded] = []
             self.replies: deque[Reply] = deque()
+            self.batch.reset()
             # Requests of the previous test may still be in flight (a slow reply the
             # client gave up on): count them, but not towards this test's maximum.
             self.max_concurrent = self.in_flight
@@ -707,6 +719,8 @@ class FakeImagesAPI:
             if scripted.body is not None or scripted.status != 200:
                 return scripted
             normal = self._serve(record)
+            if isinstance(normal, Reply):
+                return normal
             return Reply(
                 body=normal,
                 cut_off=scripted.cut_off,
@@ -721,12 +735,30 @@ class FakeImagesAPI:
             message = "Incorrect API key provided. You can find your API key in your account."
             raise ApiFault(401, message, code="invalid_api_key")
 
-    def _serve(self, record: Recorded) -> dict[str, Any]:
+    def _serve(self, record: Recorded) -> dict[str, Any] | Reply:
+        if record.path.startswith(("/v1/files", "/v1/batches")):
+            return self._batch_call(record)
         routes = {"/v1/images/generations": self._generations, "/v1/images/edits": self._edits}
         route = routes.get(record.path)
         if route is None or record.method != "POST":
             raise ApiFault(404, f"Invalid URL ({record.method} {record.path})")
         return route(record)
+
+    def _batch_call(self, record: Recorded) -> dict[str, Any] | Reply:
+        """``/v1/files`` and ``/v1/batches`` (see ``tests/fakebatch.py``)."""
+        content_type = record.headers.get("content-type", "")
+        body: Any = record.json
+        if content_type.startswith("multipart/form-data"):
+            body = parse_multipart(content_type, record.body)
+        try:
+            status, answer = self.batch.serve(record.method, record.path, body)
+        except BatchFault as fault:
+            raise ApiFault(
+                fault.status, fault.message, code=fault.code, param=fault.param
+            ) from None
+        if isinstance(answer, bytes):
+            return Reply(status, answer, {"content-type": "application/octet-stream"})
+        return answer
 
     def _model(self, values: dict[str, Any]) -> str:
         model = values.get("model")
@@ -737,7 +769,10 @@ class FakeImagesAPI:
         return model
 
     def _generations(self, record: Recorded) -> dict[str, Any]:
-        values = record.json
+        return self._generate(record.json)
+
+    def _generate(self, values: Any) -> dict[str, Any]:
+        """The answer to a generation body (direct, or one line of a batch)."""
         if not isinstance(values, dict):
             raise invalid(None, "We could not parse the JSON body of your request.")
         allowed = set(schema_properties("CreateImageRequest")) - DALLE_ONLY

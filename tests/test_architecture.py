@@ -29,17 +29,17 @@ LAYERS = {
     },
     1: {"spec", "validation", "prompts", "hashing", "masks", "layout", "chroma"},
     2: {"graph", "dependencies"},
-    3: {"store", "lockfile", "variants", "providers", "manifest", "report"},
+    3: {"store", "lockfile", "variants", "providers", "manifest", "report", "batch_state"},
     4: {"plan", "budget", "outputs", "models_report"},
     5: {"project", "verify", "gc"},
-    6: {"build"},
+    6: {"build", "batching"},
     7: {"watch", "gallery"},
     8: {"console", "scaffold", "cli", "__main__"},
 }
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
 
 OWNERS = {
-    "httpx": {"providers/openai.py"},
+    "httpx": {"providers/openai.py", "providers/batch.py"},
     "jinja2": {"prompts.py", "gallery.py"},
     "tomli_w": {"lockfile.py"},
     "watchfiles": {"watch.py"},

@@ -8,6 +8,7 @@ Providers know nothing of specs, locks or variants: the build owns those.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -134,6 +135,21 @@ class Provider(ABC):
     def estimate_cost(self, request: ImageRequest) -> float | None:
         """Estimated USD for the request, or ``None`` when unknown."""
         return 0.0
+
+    async def prepare(self, requests: Sequence[ImageRequest]) -> None:
+        """Called once per build, under the project lock, before any request is sent,
+        with every generation the plan knows of (the Batch API submits them here)."""
+        return None
+
+    async def finish(self) -> None:
+        """Called once per build that ran to its end, still under the project lock
+        (the Batch API lets go of the records of collected results here)."""
+        return None
+
+    def queued(self, request: ImageRequest) -> bool:
+        """Whether ``generate`` only waits for a result already paid for elsewhere
+        (a batch): the build then holds no concurrency slot or budget check for it."""
+        return False
 
     @abstractmethod
     async def generate(self, request: ImageRequest) -> ImageResult:

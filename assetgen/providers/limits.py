@@ -21,6 +21,11 @@ MAX_TIMEOUT = 3600.0
 MIN_REQUESTS_PER_MINUTE = 1.0
 """So that the pause between two requests is at most a minute."""
 MAX_REQUESTS_PER_MINUTE = 1_000_000.0
+MIN_BATCH_POLL = 0.01
+MAX_BATCH_POLL = 3600.0
+"""``[provider] batch_poll`` bounds: a look at a batch at least once an hour."""
+MAX_BATCH_WAIT = 48 * 3600.0
+"""``[provider] batch_wait`` at most: twice the Batch API's window."""
 MAX_RETRIES = 10
 """``[provider] max_retries`` at most: each retry may cost a timeout's wait."""
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -39,6 +44,16 @@ def check_config(config: ProviderConfig) -> None:
             f"expected {MIN_REQUESTS_PER_MINUTE:g} to {MAX_REQUESTS_PER_MINUTE:g} requests "
             f"a minute (at most a minute between two requests), got {rpm!r}",
             field="provider.requests_per_minute",
+        )
+    if not MIN_BATCH_POLL <= config.batch_poll <= MAX_BATCH_POLL:
+        raise SpecError(
+            f"expected {MIN_BATCH_POLL:g} to {MAX_BATCH_POLL:g} seconds, got {config.batch_poll!r}",
+            field="provider.batch_poll",
+        )
+    if not 0 <= config.batch_wait <= MAX_BATCH_WAIT:
+        raise SpecError(
+            f"expected 0 to {MAX_BATCH_WAIT:g} seconds, got {config.batch_wait!r}",
+            field="provider.batch_wait",
         )
     if not 0 <= config.max_retries <= MAX_RETRIES:
         raise SpecError(

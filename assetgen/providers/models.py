@@ -135,6 +135,8 @@ class ModelProfile:
     """Whether ``background = "transparent"`` is accepted; ``None``: unknown (sent)."""
     generate_fields: frozenset[str] = GENERATE_FIELDS
     edit_fields: frozenset[str] = EDIT_FIELDS
+    batchable: bool = True
+    """Whether the Batch API takes the model's generations (``build --batch``)."""
     max_n: int = 10
     max_prompt_chars: int = 32000
     max_inputs: int = 16
@@ -463,6 +465,10 @@ def _unsupported_fields(profile: ModelProfile, request: ImageRequest) -> list[tu
         if name not in allowed and value != FIELD_DEFAULTS.get(name, object()):
             problems.append((name, f"{profile.id} does not take {name} on /images/{endpoint}"))
     return problems
+
+
+BATCH_PRICE_FACTOR = 0.5
+"""The Batch API bills input and output tokens at half the direct price."""
 
 
 def usage_cost(prices: Prices, usage: Usage | None) -> float | None:

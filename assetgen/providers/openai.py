@@ -179,6 +179,26 @@ class OpenAIProvider(Provider):
             await self._client.aclose()
             self._client = None
 
+    # -- for the Batch API (:mod:`~assetgen.providers.batch`) --------------------
+
+    def client(self) -> httpx.AsyncClient:
+        """The authorised connection pool, for the Files and Batch endpoints."""
+        return self._http()
+
+    def redact(self, text: str) -> str:
+        """``text`` without the API key, in any spelling."""
+        return self._redact(text)
+
+    async def answer_result(
+        self, request: ImageRequest, status: int, body: bytes, request_id: str | None, where: str
+    ) -> ImageResult:
+        """An answer that came otherwise than by a direct request (a batch's output line),
+        refused, decoded and checked exactly as a direct answer; ``where`` names it."""
+        headers = httpx.Headers({"x-request-id": request_id} if request_id else {})
+        answer = _Answer(status, headers, body, where)
+        self._raise_for_status(request, answer)
+        return await self._result(request, answer, None)
+
     # -- model table and local checks -------------------------------------------
 
     def _profile(self, request: ImageRequest) -> ModelProfile:
