@@ -330,4 +330,5 @@ def to_request(asset: Asset, key: str) -> ImageRequest:
         mask=image("mask"),
         references=tuple(InputImage(r.role, r.path, r.sha256) for r in asset.references),
         keep_unmasked=asset.spec.keep_unmasked,
+        c2pa=asset.c2pa,
     )
