@@ -269,19 +269,23 @@ def _sign(
     return out.getvalue()
 
 
-def _definition(title: str, fmt: str, actions: list[dict[str, Any]]) -> dict[str, Any]:
+def _definition(
+    title: str, fmt: str, actions: list[dict[str, Any]], generator: str = "assetgen"
+) -> dict[str, Any]:
     return {
-        "claim_generator_info": [{"name": "assetgen", "version": __version__}],
+        "claim_generator_info": [{"name": generator, "version": __version__}],
         "title": title,
         "format": mime_type(fmt),
         "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}}],
     }
 
 
-def sign_original(data: bytes, fmt: str, material: SigningMaterial, *, title: str) -> bytes:
-    """An original as a generator signs it: ``c2pa.created`` by an AI model."""
+def sign_original(
+    data: bytes, fmt: str, material: SigningMaterial, *, title: str, generator: str = "assetgen"
+) -> bytes:
+    """An original as an image model signs it: ``c2pa.created``, ``trainedAlgorithmicMedia``."""
     created = {"action": "c2pa.created", "digitalSourceType": AI_SOURCE_TYPE}
-    return _sign(_definition(title, fmt, [created]), data, fmt, material)
+    return _sign(_definition(title, fmt, [created], generator), data, fmt, material)
 
 
 @dataclass(frozen=True)

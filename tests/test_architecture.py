@@ -26,11 +26,11 @@ LAYERS = {
         "paths",
         "limits",
     },
-    1: {"spec", "validation", "prompts", "hashing", "masks", "layout", "chroma"},
+    1: {"spec", "validation", "prompts", "hashing", "masks", "layout", "chroma", "provenance"},
     2: {"graph", "dependencies"},
-    3: {"store", "lockfile", "variants", "providers", "manifest", "report"},
+    3: {"store", "lockfile", "variants", "providers", "manifest", "report", "provenance_lock"},
     4: {"plan", "budget", "outputs", "models_report"},
-    5: {"project", "verify", "gc"},
+    5: {"project", "verify", "gc", "provenance_verify"},
     6: {"build"},
     7: {"watch", "gallery"},
     8: {"console", "scaffold", "cli", "__main__"},
@@ -42,6 +42,8 @@ OWNERS = {
     "jinja2": {"prompts.py", "gallery.py"},
     "tomli_w": {"lockfile.py"},
     "watchfiles": {"watch.py"},
+    "c2pa": {"provenance.py"},
+    "cryptography": {"provenance.py"},
     "PIL": {
         "variants.py",
         "masks.py",
@@ -139,7 +141,8 @@ def test_public_exports_resolve() -> None:
 def test_version_starts_without_heavy_imports() -> None:
     code = (
         "import sys; from assetgen.cli import parser; "
-        "heavy = [m for m in ('PIL', 'httpx', 'jinja2', 'watchfiles') if m in sys.modules]; "
+        "heavy = [m for m in ('PIL', 'httpx', 'jinja2', 'watchfiles', 'c2pa', 'cryptography') "
+        "if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -137,7 +137,10 @@ def render_all(request: ImageRequest) -> tuple[bytes, ...]:
 
         signer, fmt = placeholder_material(), request.output_format
         title = f"{request.asset}.{'jpg' if fmt == 'jpeg' else fmt}"
-        encoded = [sign_original(data, fmt, signer, title=title) for data in encoded]
+        encoded = [
+            sign_original(data, fmt, signer, title=title, generator="assetgen offline provider")
+            for data in encoded
+        ]
     return tuple(encoded)
 
 
