@@ -305,5 +305,7 @@ def report_lines(report: ProvenanceReport, *, verbose: bool = False) -> list[str
     counts = report.counts()
     totals = ", ".join(f"{counts[s]} {STATE_WORDS[s]}" for s in SEVERITY if counts[s])
     noun = "asset" if len(report.assets) == 1 else "assets"
-    lines.append(f"{len(report.assets)} {noun}: {totals or 'nothing to verify'}")
+    problems = len(report.problems)
+    found = f" ({problems} problem{'s' if problems != 1 else ''}, below)" if problems else ""
+    lines.append(f"{len(report.assets)} {noun}: {totals or 'nothing to verify'}{found}")
     return lines
