@@ -112,12 +112,7 @@ class Builder:
 
     async def run(self) -> BuildReport:
         started = time.monotonic()
-        if self.spec.provenance.signs and not self.plan.is_noop:
-            from .provenance import load_material
-
-            self.signing_material = load_material(
-                self.spec.provenance, self.spec.root, file=self.spec.display_path
-            )
+        self.prepare_provenance()
         todo = [step for step in self.plan.steps if step.action != "fresh"]
         self.report.outcomes.extend(
             AssetOutcome(s.name, s.action, "fresh", reason=s.reason)
@@ -145,6 +140,18 @@ class Builder:
             self.report.seconds = time.monotonic() - started
             self.finish()
         return self.report
+
+    def prepare_provenance(self) -> None:
+        """Refuse, before anything is paid for, a ``[provenance]`` that cannot work here."""
+        provenance = self.spec.provenance
+        if not provenance.enabled or self.plan.is_noop:
+            return
+        from .provenance import load_material, require
+
+        require(self.spec.display_path)
+        if provenance.signs:
+            file = self.spec.display_path
+            self.signing_material = load_material(provenance, self.spec.root, file=file)
 
     def finish(self) -> None:
         """Fold the journal into the lock and save the stat cache (also on Ctrl-C)."""

@@ -132,6 +132,17 @@ def available() -> bool:
     return importlib.util.find_spec("c2pa") is not None
 
 
+def require(file: str | None = None) -> None:
+    """Raise a :class:`SpecError` naming ``file`` (the spec) unless c2pa-python is installed."""
+    if not available():
+        raise SpecError(
+            "[provenance] c2pa needs the c2pa-python package, which is not installed",
+            file=file,
+            field="provenance.c2pa",
+            hint=INSTALL_HINT,
+        )
+
+
 def _sdk(field_name: str = "provenance.c2pa") -> Any:
     try:
         import c2pa

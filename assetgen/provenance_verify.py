@@ -38,7 +38,7 @@ from .hashing import open_regular
 from .lockfile import LockEntry, Lockfile, LockVariant
 from .plan import matching
 from .project import Project
-from .provenance import Manifest, load_trust_anchors, read_manifest
+from .provenance import Manifest, load_trust_anchors, read_manifest, require
 
 MAX_READ_BYTES = 512 * 1024 * 1024
 """Largest output or original read (a 16,384-pixel PNG variant stays below)."""
@@ -173,6 +173,7 @@ class Checker:
     @classmethod
     def for_project(cls, project: Project) -> Checker:
         spec = project.spec
+        require(spec.display_path)
         anchors = load_trust_anchors(spec.provenance, spec.root, file=spec.display_path)
         return cls(project.root, spec.provenance.signs, anchors)
 

@@ -460,3 +460,24 @@ def test_gallery_and_manifest_show_provenance(tmp_path: Path, signer_env: Chain)
     victim.write_bytes(victim.read_bytes()[:-10])
     page = render_gallery(open_project(spec))
     assert 'data-provenance="altered"' in page.html and "c2pa altered" in page.html
+
+
+def test_without_c2pa_python_a_mode_that_needs_it_is_a_spec_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(provenance, "available", lambda: False)
+    root = project(tmp_path / "p", "keep-original")
+    assert cli(root, "build") == 2
+    assert cli(root, "verify") == 2
+    err = capsys.readouterr().err
+    assert err.count("assetgen.toml: field 'provenance.c2pa'") == 2
+    assert "pip install 'assetgen-images[c2pa]'" in err
+    assert not (root / "assetgen.lock").exists()
+
+
+def test_drafts_are_never_signed(tmp_path: Path) -> None:
+    from assetgen.project import open_project
+
+    root = project(tmp_path / "p", "sign")
+    draft = open_project(root / "assetgen.toml", draft=True)
+    assert draft.spec.provenance.c2pa == "keep-original"
