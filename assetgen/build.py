@@ -146,7 +146,8 @@ class Builder:
         provenance = self.spec.provenance
         if not provenance.enabled or self.plan.is_noop:
             return
-        from .provenance import load_material, require
+        from .provenance import require
+        from .provenance_keys import load_material
 
         require(self.spec.display_path)
         if provenance.signs:

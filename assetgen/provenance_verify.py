@@ -38,7 +38,8 @@ from .hashing import open_regular
 from .lockfile import LockEntry, Lockfile, LockVariant
 from .plan import matching
 from .project import Project
-from .provenance import Manifest, load_trust_anchors, read_manifest, require
+from .provenance import Manifest, read_manifest, require
+from .provenance_keys import load_trust_anchors
 
 MAX_READ_BYTES = 512 * 1024 * 1024
 """Largest output or original read (a 16,384-pixel PNG variant stays below)."""

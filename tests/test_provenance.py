@@ -26,7 +26,7 @@ from assetgen import provenance
 from assetgen.cli import main
 from assetgen.errors import LockfileError
 from assetgen.lockfile import parse_lock
-from assetgen.provenance import ENV_CERT, ENV_KEY, ENV_TRUST, make_chain
+from assetgen.provenance_keys import ENV_CERT, ENV_KEY, ENV_TRUST, make_chain
 from tests.conftest import FAKE_API_KEY
 from tests.fakeapi import FakeImagesAPI, Reply
 

@@ -133,7 +133,8 @@ def render_all(request: ImageRequest) -> tuple[bytes, ...]:
         _encode(image, request.output_format, request.output_compression) for image in images
     ]
     if request.c2pa:
-        from ..provenance import placeholder_material, sign_original
+        from ..provenance import sign_original
+        from ..provenance_keys import placeholder_material
 
         signer, fmt = placeholder_material(), request.output_format
         title = f"{request.asset}.{'jpg' if fmt == 'jpeg' else fmt}"
