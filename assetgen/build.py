@@ -28,7 +28,7 @@ from typing import Any
 from .errors import AssetgenError, ProviderAuthError, ResultPending, SpecError, SpecErrors
 from .events import Emit, Event, ignore
 from .fsutil import atomic_write_text
-from .lockfile import LockEntry, Lockfile, LockInput, LockVariant
+from .lockfile import LockEntry, Lockfile, LockInput, LockProvenance, LockVariant
 from .manifest import write_manifest
 from .plan import AssetStep, Plan, Removal, effective_recipe
 from .project import Project, to_request
@@ -100,6 +100,10 @@ class Builder:
         self.finished: dict[str, asyncio.Future[bool]] = {}
         """Per asset: resolves to whether it succeeded (dependents wait on it)."""
         self.spent = 0.0
+        self.c2pa: dict[str, LockProvenance] = {}
+        """C2PA summaries of the originals generated in this build, by content hash."""
+        self.signing_material: Any = None
+        """``[provenance] c2pa = "sign"``: the chain and key, loaded before any work."""
         # Generations start through this gate so the budget is checked just before
         # each request is sent, not when the build starts.
         self.generation_slots = asyncio.Semaphore(self.spec.provider.concurrency)
@@ -108,6 +112,7 @@ class Builder:
 
     async def run(self) -> BuildReport:
         started = time.monotonic()
+        self.prepare_provenance()
         todo = [step for step in self.plan.steps if step.action != "fresh"]
         self.report.outcomes.extend(
             AssetOutcome(s.name, s.action, "fresh", reason=s.reason)
@@ -142,6 +147,19 @@ class Builder:
             self.report.seconds = time.monotonic() - started
             self.finish()
         return self.report
+
+    def prepare_provenance(self) -> None:
+        """Refuse, before anything is paid for, a ``[provenance]`` that cannot work here."""
+        provenance = self.spec.provenance
+        if not provenance.enabled or self.plan.is_noop:
+            return
+        from .provenance import require
+        from .provenance_keys import load_material
+
+        require(self.spec.display_path)
+        if provenance.signs:
+            file = self.spec.display_path
+            self.signing_material = load_material(provenance, self.spec.root, file=file)
 
     def finish(self) -> None:
         """Fold the journal into the lock and save the stat cache (also on Ctrl-C)."""
@@ -276,6 +294,10 @@ class Builder:
             key = key_by_name(request.key_colour)
             images, fmt = tuple(remove_key_png(data, key) for data in images), "png"
         originals = tuple(self.project.store.put(data, fmt) for data in images)
+        if self.spec.provenance.enabled:  # what the provider returned, before any re-encode
+            from .provenance_lock import returned
+
+            self.c2pa.update(returned(result.images, result.format, originals))
         record = KeyRecord(
             key=step.key,
             provider=self.spec.provider.name,
@@ -318,7 +340,16 @@ class Builder:
             cost_usd=record.cost_usd,
             generated_at=record.generated_at,
             variants=old.variants if old is not None else (),
+            c2pa=self.candidates_c2pa(record, old),
         )
+
+    def candidates_c2pa(self, record: KeyRecord, old: LockEntry | None) -> tuple[Any, ...]:
+        if not self.spec.provenance.enabled:
+            return ()
+        from .provenance_lock import of_candidates
+
+        old = old if old is not None and old.key == record.key else None
+        return of_candidates(self.project.root, record.candidates, self.c2pa, old)
 
     def commit(self, name: str, entry: LockEntry) -> None:
         """Make the entry durable now (journal) and current (in memory)."""
@@ -358,6 +389,7 @@ class Builder:
                 out_dir=self.project.root / self.spec.build.out_dir,
                 targets=targets,
                 provenance=self.provenance(step) if self.spec.build.provenance else None,
+                signing=self.signing(original.sha256),
             )
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(self.pool(), render_job, job)
@@ -392,6 +424,13 @@ class Builder:
         if len(remaining) < len(entry.variants):
             self.commit(name, entry.with_variants(remaining))
 
+    def signing(self, original_sha256: str) -> Any:
+        if self.signing_material is None:
+            return None
+        from .variants import VariantSigning
+
+        return VariantSigning(self.signing_material, original_sha256)
+
     def provenance(self, step: AssetStep) -> dict[str, str]:
         return {"asset": step.name, "model": step.asset.model, "prompt": step.asset.prompt}
 
@@ -408,6 +447,7 @@ class Builder:
             bytes=rendered.bytes,
             format=rendered.format,
             encoder=ENCODER,
+            c2pa=rendered.c2pa,
         )
 
     # -- removals -------------------------------------------------------------

@@ -89,6 +89,14 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("names", nargs="*", metavar="NAME", help="only these assets (globs allowed)")
     check.add_argument("--json", action="store_true", help="every asset and its drift as JSON")
 
+    verify = commands.add_parser(
+        "verify", help="check every output's C2PA provenance; exit 3 on a problem"
+    )
+    verify.add_argument(
+        "names", nargs="*", metavar="NAME", help="only these assets (globs allowed)"
+    )
+    verify.add_argument("--json", action="store_true", help="every asset and variant as JSON")
+
     pick = commands.add_parser("pick", help="select another candidate of an asset (no API call)")
     pick.add_argument("name")
     pick.add_argument("index", type=int, help="candidate number, from 0 (see the lock or gallery)")
@@ -571,6 +579,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     return verify_locked(args, write=False)
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Read every output's C2PA manifest; exit 3 when one is missing, broken or foreign."""
+    from .errors import ProvenanceError
+    from .provenance_verify import report_lines, verify_provenance
+
+    project = open_from_args(args)
+    report = verify_provenance(project, args.names)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(report_lines(report, verbose=args.verbose)))
+    if report.problems:
+        report_error(ProvenanceError(report.problems, file=project.spec.display_path))
+        return ProvenanceError.exit_code
+    return 0
+
+
 # -- pick and gc ----------------------------------------------------------------------
 
 
@@ -772,6 +797,7 @@ COMMANDS = {
     "batch": cmd_batch,
     "show": cmd_show,
     "check": cmd_check,
+    "verify": cmd_verify,
     "pick": cmd_pick,
     "gc": cmd_gc,
     "gallery": cmd_gallery,

@@ -10,6 +10,7 @@ The class tree::
     ├── InputImageError           exit 2   an input image or mask unusable for a request
     ├── BudgetError               exit 2   a plan that would spend more than allowed
     ├── OutOfDateError            exit 3   --locked / check: lock or outputs stale
+    ├── ProvenanceError           exit 3   verify: outputs without valid C2PA provenance
     ├── ProviderError             exit 1   the image service refused or failed
     │   └── ProviderAuthError     exit 2   missing or rejected API key
     ├── ResultPending             exit 75  paid for in a batch that is still running
@@ -129,6 +130,20 @@ class OutOfDateError(AssetgenError):
     def __str__(self) -> str:
         lines = [super().__str__(), *(f"  {reason}" for reason in self.reasons)]
         return "\n".join(lines)
+
+
+class ProvenanceError(AssetgenError):
+    """``verify`` found outputs whose provenance is missing, broken or not their original's."""
+
+    exit_code = 3
+
+    def __init__(self, problems: Sequence[str], *, file: str | None = None) -> None:
+        self.problems = list(problems)
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        super().__init__(f"{len(self.problems)} provenance {noun}", file=file)
+
+    def __str__(self) -> str:
+        return "\n".join([super().__str__(), *(f"  {problem}" for problem in self.problems)])
 
 
 class ProviderError(AssetgenError):

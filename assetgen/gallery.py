@@ -103,6 +103,10 @@ class Card:
     references: tuple[Picture, ...]
     originals: tuple[Picture, ...]
     variants: tuple[Picture, ...]
+    provenance: str = ""
+    """C2PA provenance in words (``[provenance] c2pa`` on; see ``assetgen verify``)."""
+    provenance_state: str = ""
+    """``chained``, ``none``, ``altered``… (the worst of the variants)."""
 
     @property
     def pictures(self) -> tuple[Picture, ...]:
@@ -164,6 +168,8 @@ class CardMaker:
         self.lock = lock
         self.page_dir = page_dir
         self.thumbnails = thumbnails
+        self.checks: dict[str, Any] = {}
+        """``assetgen verify``'s check of each asset, with ``[provenance] c2pa`` on."""
 
     def src(self, path: Path, sha256: str, side: int = SMALL_THUMBNAIL_SIDE) -> str:
         if self.thumbnails is not None:
@@ -229,8 +235,17 @@ class CardMaker:
             originals=self.originals(
                 entry, "result" if asset.inputs else "original", asset.name, pickable=not stale
             ),
-            variants=self.variants(entry),
+            variants=self.variants(asset.name, entry),
+            **self.provenance(asset.name),
         )
+
+    def provenance(self, name: str) -> dict[str, str]:
+        from .provenance_verify import asset_words
+
+        check = self.checks.get(name)
+        if check is None:
+            return {}
+        return {"provenance": asset_words(check), "provenance_state": check.state}
 
     def originals(
         self, entry: LockEntry | None, label: str, name: str, *, pickable: bool
@@ -254,9 +269,11 @@ class CardMaker:
             for i, item in enumerate(entry.candidates)
         )
 
-    def variants(self, entry: LockEntry | None) -> tuple[Picture, ...]:
+    def variants(self, name: str, entry: LockEntry | None) -> tuple[Picture, ...]:
         if entry is None:
             return ()
+        check = self.checks.get(name)
+        states = {v.path: f" · c2pa {v.state}" for v in check.variants} if check else {}
         return tuple(
             self.picture(
                 f"{item.width}×{item.height} {item.format}",
@@ -264,7 +281,7 @@ class CardMaker:
                 item.sha256,
                 width=item.width,
                 height=item.height,
-                note=kilobytes(item.bytes),
+                note=kilobytes(item.bytes) + states.get(item.path, ""),
             )
             for item in entry.variants
         )
@@ -352,6 +369,9 @@ def collect(
     # A reader: the lock with any journal applied, never written (a build may be running).
     lock = project.locks.load()
     maker = CardMaker(project, lock, page_dir, thumbnails)
+    from .provenance_verify import check_lock
+
+    maker.checks = check_lock(project, lock)
     cards = [
         maker.card(asset, lock.assets.get(asset.name), outcomes.get(asset.name))
         for asset in project.assets()

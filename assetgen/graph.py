@@ -24,7 +24,14 @@ from .errors import SpecError, SpecErrors
 from .hashing import HashCache
 from .layout import build_layout, check_input
 from .prompts import PromptRenderer
-from .spec_types import DEFAULT_PARAMS, PROVIDER_KEY_REVISIONS, AssetSpec, Spec, VariantSpec
+from .spec_types import (
+    DEFAULT_PARAMS,
+    PLACEHOLDER_PROVENANCE_PROVIDERS,
+    PROVIDER_KEY_REVISIONS,
+    AssetSpec,
+    Spec,
+    VariantSpec,
+)
 from .validation import SHOWN_CHARS, did_you_mean, shown
 
 KEY_SCHEMA = 1
@@ -64,6 +71,8 @@ class Asset:
     inputs: tuple[InputRef, ...]
     variants: tuple[VariantSpec, ...]
     variables: dict[str, Any] = field(default_factory=dict)
+    c2pa: bool = False
+    """``[provenance] c2pa`` is on: originals are read for (or, offline, given) a manifest."""
 
     @property
     def operation(self) -> Literal["generate", "edit"]:
@@ -132,19 +141,20 @@ def generation_key(provider: str, asset: Asset) -> str:
     key changes exactly when what it is made from changes.
     """
     assert asset.resolved, f"{asset.name}: @asset inputs must be resolved before keying"
-    return hash_key(
-        {
-            "schema": KEY_SCHEMA,
-            "provider": provider,
-            "revision": PROVIDER_KEY_REVISIONS.get(provider, 0),
-            "model": asset.model,
-            "operation": asset.operation,
-            "prompt": asset.prompt,
-            "params": key_params(asset),
-            "inputs": [[ref.role, ref.sha256] for ref in asset.inputs],
-            "take": asset.spec.take,
-        }
-    )
+    payload = {
+        "schema": KEY_SCHEMA,
+        "provider": provider,
+        "revision": PROVIDER_KEY_REVISIONS.get(provider, 0),
+        "model": asset.model,
+        "operation": asset.operation,
+        "prompt": asset.prompt,
+        "params": key_params(asset),
+        "inputs": [[ref.role, ref.sha256] for ref in asset.inputs],
+        "take": asset.spec.take,
+    }
+    if asset.c2pa and provider in PLACEHOLDER_PROVENANCE_PROVIDERS:
+        payload["c2pa"] = True  # the offline provider then signs what it returns
+    return hash_key(payload)
 
 
 def variant_key(original_sha256: str, recipe: dict[str, Any]) -> str:
@@ -217,6 +227,7 @@ class Expander:
             inputs=inputs,
             variants=asset_spec.variants,
             variables=variables,
+            c2pa=self.spec.provenance.enabled,
         )
 
     def name(self, asset_spec: AssetSpec, variables: dict[str, Any]) -> str | None:

@@ -57,8 +57,13 @@ VARIANT_FORMATS = frozenset({"png", "jpeg", "webp", "avif"})
 ROLES = frozenset({"image", "mask", "reference"})
 ENTRY_OPTIONAL = frozenset(
     {"params", "inputs", "original", "candidates", "selected", "usage", "cost_usd",
-     "generated_at", "variants"}
+     "generated_at", "variants", "c2pa"}
 )  # fmt: skip
+C2PA_STATES = frozenset({"none", "trusted", "valid", "invalid"})
+C2PA_TEXTS = ("manifest", "claim_generator", "signer")
+C2PA_LISTS = ("actions", "codes")
+MAX_C2PA_TEXT = 500
+"""Longest text (and most items in a list) a lock's C2PA summary may hold."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,37 @@ class LockVariant:
     format: str
     encoder: str = ""
     """Encoder that wrote it (information only: never part of a key)."""
+    c2pa: bool = False
+    """Written with a signed C2PA manifest naming its original (``[provenance] c2pa = "sign"``)."""
+
+    def to_toml(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not self.c2pa:
+            del data["c2pa"]  # locks without provenance keep their bytes
+        return data
+
+
+@dataclass(frozen=True)
+class LockProvenance:
+    """The C2PA manifest one original carried when it was stored (``[provenance] c2pa``)."""
+
+    sha256: str
+    """The original it describes."""
+    validation_state: str
+    """``none`` (no manifest), ``trusted``, ``valid`` (signer not a trust anchor), ``invalid``."""
+    manifest: str = ""
+    """The active manifest's label."""
+    claim_generator: str = ""
+    signer: str = ""
+    actions: tuple[str, ...] = ()
+    ai_generated: bool = False
+    """The manifest records the IPTC ``trainedAlgorithmicMedia`` source type."""
+    codes: tuple[str, ...] = ()
+    """c2pa's validation status codes (e.g. ``signingCredential.untrusted``)."""
+
+    def to_toml(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items() if v != ()}
 
 
 @dataclass(frozen=True)
@@ -111,10 +147,17 @@ class LockEntry:
     cost_usd: float = 0.0
     generated_at: str = ""
     variants: tuple[LockVariant, ...] = ()
+    c2pa: tuple[LockProvenance, ...] = ()
+    """The C2PA manifests of the candidates, when ``[provenance] c2pa`` read them."""
 
     @property
     def original(self) -> LockOriginal:
         return self.candidates[self.selected]
+
+    @property
+    def original_c2pa(self) -> LockProvenance | None:
+        """The selected original's C2PA summary, if it was read."""
+        return next((p for p in self.c2pa if p.sha256 == self.original.sha256), None)
 
     def to_toml(self) -> dict[str, Any]:
         # A fixed, reading order (not alphabetical): what changed first, then results.
@@ -130,11 +173,13 @@ class LockEntry:
         if len(self.candidates) > 1:
             data["selected"] = self.selected
             data["candidates"] = [asdict(item) for item in self.candidates]
+        if self.c2pa:
+            data["c2pa"] = [item.to_toml() for item in self.c2pa]
         if self.usage:
             data["usage"] = dict(sorted(self.usage.items()))
         data["cost_usd"] = round(self.cost_usd, 6)
         data["generated_at"] = self.generated_at
-        data["variants"] = [asdict(item) for item in sorted(self.variants, key=lambda v: v.path)]
+        data["variants"] = [item.to_toml() for item in sorted(self.variants, key=lambda v: v.path)]
         return data
 
     @classmethod
@@ -380,7 +425,7 @@ class _EntryReader:
 
     def variant(self, data: dict[str, Any], field: str) -> LockVariant:
         required = {"path", "key", "sha256", "width", "height", "bytes", "format"}
-        self.fields(data, field, required, frozenset({"encoder"}))
+        self.fields(data, field, required, frozenset({"encoder", "c2pa"}))
         path = self.string(data["path"], f"{field}.path", empty=False)
         if self.folders is not None:
             problem = variant_path_problem(path, self.folders, self.resolver)
@@ -399,6 +444,60 @@ class _EntryReader:
             bytes=self.integer(data["bytes"], f"{field}.bytes", least=0),
             format=fmt,
             encoder=self.string(data.get("encoder", ""), f"{field}.encoder"),
+            c2pa=self.boolean(data.get("c2pa", False), f"{field}.c2pa"),
+        )
+
+    def boolean(self, value: Any, field: str) -> bool:
+        if not isinstance(value, bool):
+            self.fail(field, f"must be true or false, not {value!r}"[:200])
+        return value
+
+    def short_text(self, value: Any, field: str) -> str:
+        text = self.string(value, field)
+        if len(text) > MAX_C2PA_TEXT:
+            self.fail(field, f"is longer than {MAX_C2PA_TEXT} characters")
+        return text
+
+    def provenance(self, data: dict[str, Any], field: str, shas: set[str]) -> LockProvenance:
+        """One original's C2PA summary: every field typed and bounded, for a candidate."""
+        optional = frozenset({*C2PA_TEXTS, *C2PA_LISTS, "ai_generated"})
+        self.fields(data, field, {"sha256", "validation_state"}, optional)
+        sha = self.pattern(data["sha256"], f"{field}.sha256", SHA256, "64 hex digits")
+        if sha not in shas:
+            self.fail(f"{field}.sha256", "names no candidate of this asset")
+        state = self.string(data["validation_state"], f"{field}.validation_state")
+        if state not in C2PA_STATES:
+            known = ", ".join(sorted(C2PA_STATES))
+            self.fail(f"{field}.validation_state", f"must be one of {known}, not {state!r}"[:200])
+        lists = {}
+        for name in C2PA_LISTS:
+            items = data.get(name, [])
+            if not isinstance(items, list) or len(items) > MAX_C2PA_TEXT:
+                self.fail(f"{field}.{name}", f"must be a list of at most {MAX_C2PA_TEXT} texts")
+            lists[name] = tuple(
+                self.short_text(v, f"{field}.{name}[{i}]") for i, v in enumerate(items)
+            )
+        texts = {
+            name: self.short_text(data.get(name, ""), f"{field}.{name}") for name in C2PA_TEXTS
+        }
+        return LockProvenance(
+            sha256=sha,
+            validation_state=state,
+            manifest=texts["manifest"],
+            claim_generator=texts["claim_generator"],
+            signer=texts["signer"],
+            actions=lists["actions"],
+            codes=lists["codes"],
+            ai_generated=self.boolean(data.get("ai_generated", False), f"{field}.ai_generated"),
+        )
+
+    def provenances(
+        self, value: Any, candidates: tuple[LockOriginal, ...]
+    ) -> tuple[LockProvenance, ...]:
+        shas = {c.sha256 for c in candidates}
+        return tuple(
+            self.provenance(item, f"c2pa[{i}]", shas)
+            for i, item in enumerate(self.items(value, "c2pa"))
         )
 
     def candidates(self, data: dict[str, Any]) -> tuple[tuple[LockOriginal, ...], int]:
@@ -452,6 +551,7 @@ class _EntryReader:
                 self.variant(item, f"variants[{i}]")
                 for i, item in enumerate(self.items(data.get("variants", []), "variants"))
             ),
+            c2pa=self.provenances(data.get("c2pa", []), candidates),
         )
 
 

@@ -10,6 +10,10 @@ A static site generator or an app reads it to write ``srcset`` and
                       "bytes": 18422, "sha256": "c3e1…"}, …]}}}
 
 ``path`` is relative to ``out_dir``; ``url`` is ``url_prefix`` + ``path``.
+With ``[provenance] c2pa`` on, an asset also has ``c2pa`` (its original's
+manifest in short: ``ai_generated``, ``claim_generator``, ``signer``,
+``validation_state``, so a page can label AI-generated images) and a signed
+variant ``"c2pa": true``; without it the file is as before.
 Assets and variants are sorted, so the file only changes when outputs do.
 """
 
@@ -20,7 +24,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .fsutil import atomic_write_text
-from .lockfile import Lockfile, LockVariant
+from .lockfile import LockEntry, Lockfile, LockVariant
 from .spec_types import Spec
 
 MANIFEST_VERSION = 1
@@ -44,6 +48,21 @@ def variant_record(spec: Spec, variant: LockVariant) -> dict[str, Any]:
         "format": variant.format,
         "bytes": variant.bytes,
         "sha256": variant.sha256,
+        **({"c2pa": True} if variant.c2pa else {}),
+    }
+
+
+def provenance_record(entry: LockEntry) -> dict[str, Any]:
+    record = entry.original_c2pa
+    if record is None:
+        return {}
+    return {
+        "c2pa": {
+            "ai_generated": record.ai_generated,
+            "claim_generator": record.claim_generator,
+            "signer": record.signer,
+            "validation_state": record.validation_state,
+        }
     }
 
 
@@ -56,6 +75,7 @@ def manifest_data(spec: Spec, lock: Lockfile) -> dict[str, Any]:
             "width": entry.original.width,
             "height": entry.original.height,
             "variants": [variant_record(spec, v) for v in variants],
+            **provenance_record(entry),
         }
     return {"version": MANIFEST_VERSION, "url_prefix": spec.build.url_prefix, "assets": assets}
 

@@ -174,6 +174,8 @@ def variant_recipe(spec: Spec, asset: Asset, variant: VariantSpec) -> dict[str, 
     recipe["name"] = asset.name
     if spec.build.provenance:
         recipe["provenance"] = {"model": asset.model, "prompt": asset.prompt}
+    if spec.provenance.signs:
+        recipe["c2pa"] = "sign"  # turning signing on re-renders, without any API call
     return recipe
 
 

@@ -266,7 +266,8 @@ def draft_spec(spec: Spec) -> Spec:
     """The spec for cheap previews: lowest quality, and every output kept local.
 
     Drafts write their lock, originals and variants under ``.assetgen/draft/``
-    (git-ignored), so they never touch the committed lock, store or site.
+    (git-ignored), so they never touch the committed lock, store or site; they are
+    never C2PA-signed (no key is needed for a preview), only read.
     """
     build = replace(
         spec.build,
@@ -276,7 +277,10 @@ def draft_spec(spec: Spec) -> Spec:
         manifest=None,
     )
     assets = tuple(replace(a, params={**a.params, "quality": "low"}) for a in spec.assets)
-    return replace(spec, build=build, assets=assets)
+    provenance = spec.provenance
+    if provenance.signs:
+        provenance = replace(provenance, c2pa="keep-original")
+    return replace(spec, build=build, assets=assets, provenance=provenance)
 
 
 def open_project(spec_path: Path, *, provider: str | None = None, draft: bool = False) -> Project:
@@ -339,4 +343,5 @@ def to_request(asset: Asset, key: str) -> ImageRequest:
             InputImage(r.role, r.path or Path(r.source), r.sha256) for r in asset.references
         ),
         keep_unmasked=asset.spec.keep_unmasked,
+        c2pa=asset.c2pa,
     )

@@ -39,6 +39,7 @@ from .paths import path_text_problem
 from .spec_types import (
     BACKGROUNDS,
     BATCH_MODES,
+    C2PA_MODES,
     COMPLEXITIES,
     DEFAULT_SPEC_NAME,
     FITS,
@@ -52,19 +53,22 @@ from .spec_types import (
     OUTPUT_FORMATS,
     PROVIDER_NAMES,
     QUALITIES,
+    SIGNING_ALGS,
     TRANSPARENCIES,
     VARIANT_FORMATS,
     AssetSpec,
     BuildConfig,
+    ProvenanceConfig,
     ProviderConfig,
     Spec,
     VariantSpec,
 )
 from .validation import TableReader, did_you_mean, shown, structure_problems
 
-SECTIONS = ("build", "provider", "defaults", "vars", "variant_sets", "asset")
+SECTIONS = ("build", "provider", "provenance", "defaults", "vars", "variant_sets", "asset")
 BUILD_KEYS = tuple(BuildConfig.__dataclass_fields__)
 PROVIDER_KEYS = tuple(k for k in ProviderConfig.__dataclass_fields__ if k != "base_url_set")
+PROVENANCE_KEYS = tuple(ProvenanceConfig.__dataclass_fields__)
 GENERATION_KEYS = (
     "size",
     "quality",
@@ -152,10 +156,13 @@ class SpecReader(TableReader):
         self.unknown_keys(self.data, SECTIONS, "")
         build = self.read_build(self.table("build"))
         provider = self.read_provider(self.table("provider"))
+        provenance = self.read_provenance(self.table("provenance"))
         defaults = self.read_generation(self.table("defaults"), "defaults.", DEFAULTS_KEYS)
         variables = self.table("vars")
         variant_sets = self.read_variant_sets(self.table("variant_sets"))
         assets = self.read_assets(defaults, variant_sets)
+        if provenance.signs:
+            self.check_signable(assets)
         SpecErrors.raise_if_any(self.problems)
         self.check_layout(build, assets)
         SpecErrors.raise_if_any(self.problems)
@@ -167,6 +174,7 @@ class SpecReader(TableReader):
             vars=dict(variables),
             variant_sets=variant_sets,
             assets=tuple(assets),
+            provenance=provenance,
         )
 
     def check_layout(self, build: BuildConfig, assets: list[AssetSpec]) -> None:
@@ -259,6 +267,34 @@ class SpecReader(TableReader):
             values[key] = self.typed(table, key, is_non_empty_str, "a non-empty string", prefix=p)
         values["base_url_set"] = values["base_url"] is not None
         return ProviderConfig(**{k: v for k, v in values.items() if v is not None})
+
+    def read_provenance(self, table: dict[str, Any]) -> ProvenanceConfig:
+        """``[provenance]``; signing material is read only when a build signs."""
+        self.unknown_keys(table, PROVENANCE_KEYS, "provenance.")
+        p = "provenance."
+        values: dict[str, Any] = {
+            "c2pa": self.choice(table, "c2pa", C2PA_MODES, prefix=p),
+            "alg": self.choice(table, "alg", SIGNING_ALGS, prefix=p),
+        }
+        for key in ("cert", "key", "trust_anchors"):
+            values[key] = self.project_path(table, key, prefix=p)
+        return ProvenanceConfig(**{k: v for k, v in values.items() if v is not None})
+
+    def check_signable(self, assets: list[AssetSpec]) -> None:
+        """``c2pa = "sign"``: every variant's format must be one C2PA can carry."""
+        from .provenance import C2PA_MIME_TYPES
+
+        for asset in assets:
+            for fmt in sorted(
+                {variant.format for variant in asset.variants} - set(C2PA_MIME_TYPES)
+            ):
+                self.problem(
+                    f'[provenance] c2pa = "sign" cannot sign {fmt} variants: C2PA carries '
+                    f"{', '.join(C2PA_MIME_TYPES)}",
+                    field="variants.format",
+                    asset=asset.label,
+                    hint='choose another format, or set [provenance] c2pa = "keep-original"',
+                )
 
     def read_generation(
         self, table: dict[str, Any], prefix: str, allowed: tuple[str, ...], asset: str | None = None

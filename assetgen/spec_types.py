@@ -56,6 +56,13 @@ MAX_NESTING = 32
 PROVIDER_KEY_REVISIONS = {"offline": 1}
 """Part of every generation key of that provider: bumping one (say, when the
 offline renderer draws differently) regenerates that provider's images only."""
+C2PA_MODES = ("off", "keep-original", "sign")
+"""``[provenance] c2pa``: ignore C2PA, record the originals' manifests, or sign variants."""
+SIGNING_ALGS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
+"""Signature algorithms c2pa-python signs with (the key must be of that kind)."""
+PLACEHOLDER_PROVENANCE_PROVIDERS = ("offline",)
+"""Providers whose originals carry a (placeholder) C2PA manifest only when
+``[provenance] c2pa`` is on: for them, whether it is on is part of the generation key."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,34 @@ class ProviderConfig:
     """Seconds between two looks at a running batch."""
     batch_wait: float = DEFAULT_BATCH_WAIT
     """Seconds a build waits for its batches at most (0: submit and leave, like ``--no-wait``)."""
+
+
+@dataclass(frozen=True)
+class ProvenanceConfig:
+    """``[provenance]``: C2PA content credentials (see :mod:`assetgen.provenance`)."""
+
+    c2pa: str = "off"
+    """``off``; ``keep-original`` (the originals' manifests summarised in the lock and the
+    manifest JSON); ``sign`` (also every variant signed, naming its original as ingredient)."""
+    cert: str | None = None
+    """Project-relative PEM certificate chain (leaf first); ``$ASSETGEN_C2PA_CERT`` wins."""
+    key: str | None = None
+    """Project-relative PKCS#8 PEM private key; ``$ASSETGEN_C2PA_KEY`` wins (keep keys
+    out of git: the environment variable may hold the PEM text itself)."""
+    alg: str = "es256"
+    """Signature algorithm, one of :data:`SIGNING_ALGS`."""
+    trust_anchors: str | None = None
+    """Project-relative PEM of root certificates ``verify`` trusts;
+    ``$ASSETGEN_C2PA_TRUST_ANCHORS`` wins."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether manifests are read at all (anything but ``off``)."""
+        return self.c2pa != "off"
+
+    @property
+    def signs(self) -> bool:
+        return self.c2pa == "sign"
 
 
 @dataclass(frozen=True)
@@ -205,6 +240,7 @@ class Spec:
     vars: dict[str, Any]
     variant_sets: dict[str, tuple[VariantSpec, ...]]
     assets: tuple[AssetSpec, ...]
+    provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)
 
     @property
     def root(self) -> Path:

@@ -59,7 +59,7 @@ import re
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 import PIL
@@ -74,6 +74,9 @@ from .fsutil import atomic_write_bytes, is_within
 from .limits import MAX_INPUT_PIXELS, MAX_VARIANT_SIDE
 from .masks import unreadable
 from .spec_types import VariantSpec
+
+if TYPE_CHECKING:
+    from .provenance import SigningMaterial
 
 PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
 ENCODER = f"Pillow {PIL.__version__}"
@@ -112,6 +115,14 @@ class VariantTarget:
 
 
 @dataclass(frozen=True)
+class VariantSigning:
+    """Sign every variant of a job with C2PA, naming the original as its parent."""
+
+    material: SigningMaterial
+    original_sha256: str
+
+
+@dataclass(frozen=True)
 class VariantJob:
     """Every variant of one asset: one decode of the original, in one worker."""
 
@@ -124,6 +135,8 @@ class VariantJob:
     targets: tuple[VariantTarget, ...]
     provenance: dict[str, str] | None = None
     """``asset``, ``model``, ``prompt`` to embed; ``None`` embeds nothing."""
+    signing: VariantSigning | None = None
+    """C2PA-sign each variant (``[provenance] c2pa = "sign"``); ``None`` signs nothing."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,8 @@ class RenderedVariant:
     height: int
     bytes: int
     format: str
+    c2pa: bool = False
+    """Signed with a C2PA manifest."""
 
 
 @dataclass(frozen=True)
@@ -253,7 +268,10 @@ class _JobState:
     icc: bytes | None
     resized: dict[tuple[tuple[int, int], Box], Image.Image] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
-    written: dict[Path, tuple[str, str]] = field(default_factory=dict)
+    written: dict[Path, tuple[str, str, str, int]] = field(default_factory=dict)
+    """Per path: the key, the hash before signing, and the file's hash and size."""
+    original_bytes: bytes | None = None
+    """The original file, read once when a variant is signed (its C2PA ingredient)."""
 
 
 def render_job(job: VariantJob) -> JobResult:
@@ -296,10 +314,43 @@ def _render(state: _JobState, target: VariantTarget) -> RenderedVariant:
     _check_side(geometry.canvas, state.job.asset)
     image = _finish(state, _resize(state, geometry), geometry, target)
     data = _encode(image, spec, state)
-    digest = hashlib.sha256(data).hexdigest()
+    plain = digest = hashlib.sha256(data).hexdigest()
+    signing = state.job.signing
+    if signing is not None:
+        data = _sign(state, signing, target, data, image.size)
+        digest = hashlib.sha256(data).hexdigest()
     path = _output_path(state.job, spec, image.size, digest)
-    _write(state, path, data, target.key, digest)
-    return RenderedVariant(target.key, path, digest, *image.size, len(data), spec.format)
+    digest, size = _write(state, path, data, target.key, plain, digest)
+    fmt, signed = spec.format, signing is not None
+    return RenderedVariant(target.key, path, digest, *image.size, size, fmt, signed)
+
+
+def _sign(
+    state: _JobState,
+    signing: VariantSigning,
+    target: VariantTarget,
+    data: bytes,
+    size: tuple[int, int],
+) -> bytes:
+    from .provenance import VariantClaim, sign_variant
+
+    job = state.job
+    if state.original_bytes is None:
+        state.original_bytes = job.original.read_bytes()
+    fmt = target.spec.format
+    claim = VariantClaim(
+        asset=job.asset,
+        key=target.key,
+        title=f"{job.asset}-{size[0]}x{size[1]}.{EXTENSIONS[fmt]}",
+        original_sha256=signing.original_sha256,
+        original_title=job.original.name,
+        resized=None if size == state.image.size else {"width": size[0], "height": size[1]},
+    )
+    original = (state.original_bytes, job.original.suffix)
+    try:
+        return sign_variant(data, fmt, signing.material, claim, original)
+    except AssetgenError as exc:
+        raise AssetgenError(exc.message, asset=job.asset) from exc
 
 
 def _check_side(canvas: tuple[int, int], asset: str) -> None:
@@ -450,13 +501,20 @@ def _output_path(job: VariantJob, spec: VariantSpec, size: tuple[int, int], dige
     return path
 
 
-def _write(state: _JobState, path: Path, data: bytes, key: str, digest: str) -> None:
-    """Write once per path; two targets of a job writing different bytes there clash."""
+def _write(
+    state: _JobState, path: Path, data: bytes, key: str, plain: str, digest: str
+) -> tuple[str, int]:
+    """Write once per path; two targets of a job writing different bytes there clash.
+
+    ``plain`` is the hash before signing; returns the hash and size of the file written.
+    """
     earlier = state.written.get(path)
     if earlier is None:
         atomic_write_bytes(path, data)
-        state.written[path] = (key, digest)
-    elif earlier[1] != digest:
+        state.written[path] = (key, plain, digest, len(data))
+        return digest, len(data)
+    if earlier[1] != plain:
         message = f"variants {earlier[0]!r} and {key!r} both write {path.name}"
         hint = "add {width}, {height} or {hash8} to the filename pattern"
         raise SpecError(message, asset=state.job.asset, field="filename", hint=hint)
+    return earlier[2], earlier[3]

@@ -27,11 +27,30 @@ LAYERS = {
         "limits",
         "reasons",
     },
-    1: {"spec", "validation", "prompts", "hashing", "masks", "layout", "chroma"},
+    1: {
+        "spec",
+        "validation",
+        "prompts",
+        "hashing",
+        "masks",
+        "layout",
+        "chroma",
+        "provenance",
+        "provenance_keys",
+    },
     2: {"graph", "dependencies"},
-    3: {"store", "lockfile", "variants", "providers", "manifest", "report", "batch_state"},
+    3: {
+        "store",
+        "lockfile",
+        "variants",
+        "providers",
+        "manifest",
+        "report",
+        "batch_state",
+        "provenance_lock",
+    },
     4: {"plan", "budget", "outputs", "models_report"},
-    5: {"project", "verify", "gc"},
+    5: {"project", "verify", "gc", "provenance_verify"},
     6: {"build", "batching"},
     7: {"watch", "gallery"},
     8: {"console", "scaffold", "cli", "__main__"},
@@ -43,6 +62,8 @@ OWNERS = {
     "jinja2": {"prompts.py", "gallery.py"},
     "tomli_w": {"lockfile.py"},
     "watchfiles": {"watch.py"},
+    "c2pa": {"provenance.py"},
+    "cryptography": {"provenance_keys.py"},
     "PIL": {
         "variants.py",
         "masks.py",
@@ -185,7 +206,8 @@ def test_public_exports_resolve() -> None:
 def test_version_starts_without_heavy_imports() -> None:
     code = (
         "import sys; from assetgen.cli import parser; "
-        "heavy = [m for m in ('PIL', 'httpx', 'jinja2', 'watchfiles') if m in sys.modules]; "
+        "heavy = [m for m in ('PIL', 'httpx', 'jinja2', 'watchfiles', 'c2pa', 'cryptography') "
+        "if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

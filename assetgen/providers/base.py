@@ -67,6 +67,8 @@ class ImageRequest:
     references: tuple[InputImage, ...] = ()
     keep_unmasked: bool = True
     """Composite the result onto the base outside the mask (masked edits)."""
+    c2pa: bool = False
+    """``[provenance] c2pa`` is on: a provider that signs only on request (offline) signs."""
 
     @property
     def operation(self) -> Literal["generate", "edit"]:

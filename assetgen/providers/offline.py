@@ -12,6 +12,11 @@ every process, for a given Pillow build (its zlib, WebP and FreeType).
   alpha 0 = edit, see :mod:`assetgen.masks`), whatever ``keep_unmasked``
   says; the pattern, sized to the region's bounding box, is painted inside it.
 * **edit without a mask**: a "restyle": the base blended 50% with a pattern.
+* **provenance**: with ``[provenance] c2pa`` on (``request.c2pa``, part of the
+  key), each image carries a C2PA manifest as an image model's would
+  (``c2pa.created``, ``trainedAlgorithmicMedia``), signed by a throwaway
+  placeholder identity nobody trusts (:func:`assetgen.provenance.placeholder_material`),
+  so the whole provenance path runs offline. Signed bytes differ on every run.
 
 Edits come back at the base image's size (``size`` only applies to
 generations) so that keeping the unmasked pixels is exact. Shapes are drawn
@@ -138,9 +143,20 @@ def render_all(request: ImageRequest) -> tuple[bytes, ...]:
         mask = request.mask
         region = edit_region(mask.path, base.size, asset=request.asset) if mask else None
         images = [_render_edit(base, region, request, index, tints) for index in indexes]
-    return tuple(
+    encoded = [
         _encode(image, request.output_format, request.output_compression) for image in images
-    )
+    ]
+    if request.c2pa:
+        from ..provenance import sign_original
+        from ..provenance_keys import placeholder_material
+
+        signer, fmt = placeholder_material(), request.output_format
+        title = f"{request.asset}.{'jpg' if fmt == 'jpeg' else fmt}"
+        encoded = [
+            sign_original(data, fmt, signer, title=title, generator="assetgen offline provider")
+            for data in encoded
+        ]
+    return tuple(encoded)
 
 
 def _render(size: Size, request: ImageRequest, index: int, tints: list[Color]) -> Image.Image:
