@@ -205,9 +205,8 @@ class Builder:
                 if step.action == "fresh":
                     outcome.status = "fresh"
                     return
-            self.emit(
-                Event("start", step.action, asset=step.name, data={"reason": str(step.reason)})
-            )
+            why = {"reason": str(step.reason), "reason_code": step.reason.code}
+            self.emit(Event("start", step.action, asset=step.name, data=why))
             entry = await self.original_entry(step, outcome)
             await self.render(step, entry)
             outcome.status = {"generate": "generated", "reuse": "reused"}.get(
