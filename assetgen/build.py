@@ -143,7 +143,7 @@ class Builder:
         if self.report.outcomes and not self.plan.is_noop:
             self.project.locks.write(self.lock)
         self.project.locks.close()
-        write_manifest(self.spec, self.lock)
+        write_manifest(self.spec, self.lock, self.project.state)
         self.project.hashes.save()
         self.save_report()
         if self.flattened:

@@ -8,7 +8,6 @@ tests call it directly. Heavy libraries are imported inside the commands, so
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -293,6 +292,8 @@ def run_build(
     project: Project, plan: Plan, provider: Provider | None, progress: Any, options: Any = None
 ) -> Any:
     """Run a plan inside one event loop (the provider's client lives in it)."""
+    import asyncio
+
     from .build import build
     from .events import Event
 
@@ -371,7 +372,7 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     problems = list(verdict.out_of_date)
     if not write:
         problems += missing_outputs(verdict.rerender)
-        if not manifest_current(project.spec, project.lock()):
+        if not manifest_current(project.spec, project.lock(), project.state):
             problems.append(f"manifest out of date: {project.spec.build.manifest}")
     lockfile = project.spec.build.lockfile
     repairable = {step.name for step in verdict.rerender} if write else set()

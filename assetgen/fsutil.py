@@ -37,13 +37,13 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{stem}.assetgen-{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
-def _create_temp(path: Path) -> tuple[int, Path]:
-    """Create and open a new temp file beside ``path`` (mode 0o666 less the umask)."""
+def _create_temp(path: Path, mode: int = 0o666) -> tuple[int, Path]:
+    """Create and open a new temp file beside ``path`` (``mode`` less the umask)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
         temp = temp_name(path)
         try:
-            return os.open(temp, flags, 0o666), temp
+            return os.open(temp, flags, mode), temp
         except FileExistsError:  # pragma: no cover - 2**32 names per process
             continue
 
@@ -59,13 +59,17 @@ def _keep_mode(fd: int, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _replacing(path: Path, *, durable: bool) -> Iterator[int]:
-    """Yield an fd of a new temp file that replaces ``path`` when the block ends well."""
+def _replacing(path: Path, *, durable: bool, private: bool = False) -> Iterator[int]:
+    """Yield an fd of a new temp file that replaces ``path`` when the block ends well.
+
+    ``private``: the file is created 0o600 (a secret), whatever it replaces.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = _create_temp(path)
+    fd, temp = _create_temp(path, 0o600 if private else 0o666)
     try:
         try:
-            _keep_mode(fd, path)
+            if not private:
+                _keep_mode(fd, path)
             yield fd
             if durable:
                 os.fsync(fd)
@@ -84,13 +88,17 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write_bytes(
+    path: Path, data: bytes, *, durable: bool = True, private: bool = False
+) -> None:
     """Write ``data`` to ``path`` atomically, creating parent folders.
 
     ``durable`` fsyncs the file before the rename, so that after a power loss
     the target holds either the old or the new content, never an empty file.
+    ``private`` creates it readable and writable by its owner only (0o600),
+    from the first byte on.
     """
-    with _replacing(path, durable=durable) as fd:
+    with _replacing(path, durable=durable, private=private) as fd:
         _write_all(fd, data)
 
 

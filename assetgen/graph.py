@@ -23,7 +23,6 @@ from typing import Any, Literal
 from .errors import SpecError, SpecErrors
 from .hashing import HashCache
 from .layout import build_layout, check_input
-from .prompts import PromptRenderer
 from .spec_types import DEFAULT_PARAMS, PROVIDER_KEY_REVISIONS, AssetSpec, Spec, VariantSpec
 from .validation import SHOWN_CHARS, shown
 
@@ -91,8 +90,12 @@ class Asset:
         return all(ref.sha256 for ref in self.inputs)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""What ``json.dumps(value, sort_keys=True, ...)`` makes, without a new encoder per key."""
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def hash_key(payload: dict[str, Any]) -> str:
@@ -162,6 +165,8 @@ class Expander:
     """Expands a spec into concrete assets, collecting every problem."""
 
     def __init__(self, spec: Spec, hashes: HashCache) -> None:
+        from .prompts import PromptRenderer  # Jinja2: only when something is rendered
+
         self.spec = spec
         self.hashes = hashes
         self.file = spec.display_path

@@ -31,6 +31,11 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def text_sha256(text: str) -> str:
+    """Hex SHA-256 of ``text`` as UTF-8 (lone surrogates kept, never an error)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class NotARegularFile(OSError):
     """A FIFO, device, socket or folder where a file was expected (reading it could hang)."""
 
@@ -104,16 +109,16 @@ class HashCache:
             if isinstance(entries, dict):
                 self.entries = {k: v for k, v in entries.items() if _well_formed(v)}
 
-    def sha256(self, path: Path) -> str:
+    def sha256(self, path: Path | str) -> str:
         """Hex sha256 of the file at ``path`` (raises FileNotFoundError)."""
-        stat = path.stat()
+        key = os.fspath(path)
+        stat = os.stat(key)
         if not stat_module.S_ISREG(stat.st_mode):
-            raise NotARegularFile(f"{path.name} is not a regular file")
-        key = str(path)
+            raise NotARegularFile(f"{os.path.basename(key)} is not a regular file")
         cached = self.entries.get(key)
         if cached is not None and cached[:3] == _signature(stat):
             return str(cached[3])
-        digest = sha256_file(path)
+        digest = sha256_file(Path(key))
         self.reads += 1
         if time.time_ns() - stat.st_mtime_ns >= RACY_SECONDS * 1_000_000_000:
             self.entries[key] = [*_signature(stat), digest]
@@ -122,7 +127,7 @@ class HashCache:
             self.changed = True
         return digest
 
-    def sha256_or_none(self, path: Path) -> str | None:
+    def sha256_or_none(self, path: Path | str) -> str | None:
         try:
             return self.sha256(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, NotARegularFile):

@@ -16,10 +16,11 @@ Assets and variants are sorted, so the file only changes when outputs do.
 from __future__ import annotations
 
 import json
-from pathlib import PurePosixPath
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
 
 from .fsutil import atomic_write_text
+from .hashing import text_sha256
 from .lockfile import Lockfile, LockVariant
 from .spec_types import Spec
 
@@ -64,20 +65,63 @@ def manifest_text(spec: Spec, lock: Lockfile) -> str:
     return json.dumps(manifest_data(spec, lock), indent=2, ensure_ascii=False) + "\n"
 
 
-def manifest_current(spec: Spec, lock: Lockfile) -> bool:
-    """Whether the manifest on disk (if one is configured) matches the lock."""
+class ManifestMemo(Protocol):
+    """Remembers which manifest text each state gives (:mod:`assetgen.state_cache`)."""
+
+    def manifest_digest(self, path: Path, fingerprint: str) -> str | None:
+        """The SHA-256 of the text written to ``path`` for ``fingerprint``, if known."""
+
+    def remember_manifest(self, path: Path, fingerprint: str, digest: str) -> None:
+        """Keep the SHA-256 of the text for ``fingerprint``."""
+
+
+def manifest_fingerprint(spec: Spec, lock: Lockfile) -> str:
+    """A digest of everything :func:`manifest_data` reads: equal fingerprints, equal texts.
+
+    Building the text of a large manifest costs far more than this.
+    """
+    rows: list[Any] = [MANIFEST_VERSION, spec.build.url_prefix, spec.build.out_dir]
+    for name in sorted(lock.assets):
+        entry = lock.assets[name]
+        variants = [
+            (v.path, v.width, v.height, v.format, v.bytes, v.sha256) for v in entry.variants
+        ]
+        rows.append((name, entry.original.width, entry.original.height, variants))
+    return text_sha256(repr(rows))
+
+
+def manifest_current(spec: Spec, lock: Lockfile, memo: ManifestMemo | None = None) -> bool:
+    """Whether the manifest on disk (if one is configured) matches the lock.
+
+    With ``memo``, the text is built only for a state not seen before.
+    """
     if spec.build.manifest is None:
         return True
     path = spec.project_path(spec.build.manifest)
     try:
-        return path.read_text(encoding="utf-8") == manifest_text(spec, lock)
+        written = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return False
+    if memo is None:
+        return written == manifest_text(spec, lock)
+    fingerprint = manifest_fingerprint(spec, lock)
+    known = memo.manifest_digest(path, fingerprint)
+    if known is None:
+        known = text_sha256(manifest_text(spec, lock))
+        memo.remember_manifest(path, fingerprint, known)
+    return text_sha256(written) == known
 
 
-def write_manifest(spec: Spec, lock: Lockfile) -> bool:
+def write_manifest(spec: Spec, lock: Lockfile, memo: ManifestMemo | None = None) -> bool:
     """Write the manifest if configured and changed; return whether it was written."""
-    if spec.build.manifest is None or manifest_current(spec, lock):
+    if spec.build.manifest is None or manifest_current(spec, lock, memo):
         return False
-    atomic_write_text(spec.project_path(spec.build.manifest), manifest_text(spec, lock))
+    text = manifest_text(spec, lock)
+    atomic_write_text(spec.project_path(spec.build.manifest), text)
+    if memo is not None:
+        memo.remember_manifest(
+            spec.project_path(spec.build.manifest),
+            manifest_fingerprint(spec, lock),
+            text_sha256(text),
+        )
     return True

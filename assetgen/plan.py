@@ -16,6 +16,7 @@ Actions, in the order a build prefers them:
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
@@ -259,6 +260,7 @@ class Planner:
         self.hashes = hashes
         self.estimate = estimate
         self.provider = spec.provider.name
+        self.root = os.fspath(spec.root)
         self.by_key = {entry.key: entry for entry in lock.assets.values()}
         self.notes: list[str] = []
         """Things the user should hear once (variants written once for several entries)."""
@@ -415,7 +417,8 @@ class Planner:
         return tuple(seen.values()) if len(seen) < len(variants) else variants
 
     def output_intact(self, variant: LockVariant) -> bool:
-        return self.hashes.sha256_or_none(self.spec.root / variant.path) == variant.sha256
+        path = f"{self.root}{os.sep}{variant.path}"  # a str: thousands per plan
+        return self.hashes.sha256_or_none(path) == variant.sha256
 
     def render_reason(
         self, variants: tuple[VariantStep, ...], recorded: tuple[LockVariant, ...]
