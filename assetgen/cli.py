@@ -292,14 +292,22 @@ def run_build(
     project: Project, plan: Plan, provider: Provider | None, progress: Any, options: Any = None
 ) -> Any:
     """Run a plan inside one event loop (the provider's client lives in it)."""
-    import asyncio
-
-    from .build import build
     from .events import Event
 
     progress(Event("plan", data={"total": sum(1 for s in plan.steps if s.action != "fresh")}))
     for note in plan.notes:
         progress(Event("note", note))
+    if plan.is_noop:  # nothing to run: no loop, and a provider that sent nothing holds nothing
+        from .build import build_fresh
+
+        try:
+            return build_fresh(project, plan, emit=progress)
+        finally:
+            progress.close()
+
+    import asyncio
+
+    from .build import build
 
     async def run() -> Any:
         try:

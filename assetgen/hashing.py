@@ -107,7 +107,7 @@ class HashCache:
         if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
             entries = data.get("files")
             if isinstance(entries, dict):
-                self.entries = {k: v for k, v in entries.items() if _well_formed(v)}
+                self.entries = entries  # each entry is checked when it is used
 
     def sha256(self, path: Path | str) -> str:
         """Hex sha256 of the file at ``path`` (raises FileNotFoundError)."""
@@ -116,7 +116,7 @@ class HashCache:
         if not stat_module.S_ISREG(stat.st_mode):
             raise NotARegularFile(f"{os.path.basename(key)} is not a regular file")
         cached = self.entries.get(key)
-        if cached is not None and cached[:3] == _signature(stat):
+        if cached is not None and _well_formed(cached) and cached[:3] == _signature(stat):
             return str(cached[3])
         digest = sha256_file(Path(key))
         self.reads += 1

@@ -26,8 +26,8 @@ import math
 import os
 import posixpath
 import re
-import tomllib
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -254,6 +254,18 @@ def _join(folder: str, relative: str) -> str:
     return folder + relative if folder.endswith(os.sep) else f"{folder}{os.sep}{relative}"
 
 
+@cache
+def _store_extensions() -> frozenset[str]:
+    from .store import EXTENSIONS  # store imports this module: import at call time
+
+    return frozenset(EXTENSIONS.values())
+
+
+@cache
+def _normal(folder: str) -> str:
+    return posixpath.normpath(folder)
+
+
 def original_path_problem(
     path: str, sha256: str, folders: LockFolders, resolver: Resolver | None = None
 ) -> str | None:
@@ -262,15 +274,13 @@ def original_path_problem(
     The only acceptable path is the store's own name for the content:
     ``<store_dir>/<sha[:2]>/<sha>.<ext>``, and it must resolve inside store_dir.
     """
-    from .store import EXTENSIONS  # store imports this module: import at call time
-
     if not SHA256.match(sha256):
         return f"sha256 {sha256!r} is not 64 hex digits"[:200]
     ext = posixpath.splitext(path)[1].removeprefix(".")
     tail = f"{sha256[:2]}/{sha256}.{ext}"
-    names = {f"{folders.store_dir}/{tail}", f"{posixpath.normpath(folders.store_dir)}/{tail}"}
-    if ext not in EXTENSIONS.values() or path not in names:
-        known = "|".join(sorted(set(EXTENSIONS.values())))
+    named = path in (f"{folders.store_dir}/{tail}", f"{_normal(folders.store_dir)}/{tail}")
+    if ext not in _store_extensions() or not named:
+        known = "|".join(sorted(_store_extensions()))
         sample = f"{folders.store_dir}/{sha256[:2]}/{sha256}.{{{known}}}"
         return f"original path {path!r} is not the store's own name for it ({sample})"
     resolver = resolver or Resolver()
@@ -539,6 +549,8 @@ def decode_lock(data: bytes, *, file: str) -> str:
 
 def parse_lock(text: str, *, file: str, folders: LockFolders | None = None) -> Lockfile:
     """The lock in ``text``, every entry checked (see :func:`read_entry`)."""
+    import tomllib  # only when a file is parsed, not when its parse is reused
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -11,7 +11,6 @@ or files hashed (duplicate names, missing input images) are found by
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -138,6 +137,8 @@ def read_spec(path: Path) -> bytes:
 
 def parse_spec(path: Path, raw: bytes | None = None) -> dict[str, Any]:
     """The parsed TOML of ``path`` (or of its bytes ``raw``); every failure a SpecError."""
+    import tomllib  # only when a file is parsed, not when its parse is reused
+
     raw = read_spec(path) if raw is None else raw
     try:
         return tomllib.loads(raw.decode("utf-8"))
