@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -34,7 +33,7 @@ FICLONE = 0x40049409
 def temp_name(path: Path) -> Path:
     """A fresh temporary name beside ``path``, recognisable as assetgen's."""
     stem = path.name[:NAME_ROOM]
-    return path.with_name(f".{stem}.assetgen-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    return path.with_name(f".{stem}.assetgen-{os.getpid()}-{os.urandom(4).hex()}.tmp")
 
 
 def _create_temp(path: Path, mode: int = 0o666) -> tuple[int, Path]:
@@ -170,16 +169,24 @@ def _zombie(pid: int) -> bool:
 
 
 def _temp_entries(folder: Path, *, recursive: bool) -> Iterator[os.DirEntry[str]]:
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            if recursive and entry.name != ".git":
-                yield from _temp_entries(Path(entry.path), recursive=True)
-        elif entry.is_file(follow_symlinks=False) and TEMP_PATTERN.fullmatch(entry.name):
-            yield entry
+    """Temp-named regular files in ``folder`` (and below it, without following symlinks)."""
+    pending = [os.fspath(folder)]  # strings and a stack: a store has hundreds of folders
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as listing:
+                entries = list(listing)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if recursive and entry.name != ".git":
+                    pending.append(entry.path)
+            elif (
+                entry.name.endswith(".tmp")  # cheap first: thousands of variants and objects
+                and entry.is_file(follow_symlinks=False)
+                and TEMP_PATTERN.fullmatch(entry.name)
+            ):
+                yield entry
 
 
 def leftover_temps(trees: Iterable[Path], folders: Iterable[Path] = ()) -> list[Path]:

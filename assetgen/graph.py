@@ -90,7 +90,9 @@ class Asset:
         return all(ref.sha256 for ref in self.inputs)
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
 """What ``json.dumps(value, sort_keys=True, ...)`` makes, without a new encoder per key."""
 
 

@@ -75,12 +75,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _well_formed(entry: object) -> bool:
-    """Whether a cache entry is ``[size, mtime_ns, inode, sha256]`` (others are dropped)."""
-    if not isinstance(entry, list) or len(entry) != 4:
-        return False
-    *numbers, digest = entry
-    return all(type(n) is int for n in numbers) and isinstance(digest, str) and len(digest) == 64
+def _matches(entry: object, stat: os.stat_result) -> bool:
+    """Whether a cache entry is ``[size, mtime_ns, inode, sha256]`` of this stat (a
+    malformed entry never matches: it is simply hashed again)."""
+    return (
+        type(entry) is list
+        and len(entry) == 4
+        and entry[0] == stat.st_size
+        and entry[1] == stat.st_mtime_ns
+        and entry[2] == stat.st_ino
+        and type(entry[3]) is str
+        and len(entry[3]) == 64
+    )
 
 
 def _signature(stat: os.stat_result) -> list[int]:
@@ -116,8 +122,8 @@ class HashCache:
         if not stat_module.S_ISREG(stat.st_mode):
             raise NotARegularFile(f"{os.path.basename(key)} is not a regular file")
         cached = self.entries.get(key)
-        if cached is not None and _well_formed(cached) and cached[:3] == _signature(stat):
-            return str(cached[3])
+        if _matches(cached, stat):
+            return cached[3]  # type: ignore[index,no-any-return]
         digest = sha256_file(Path(key))
         self.reads += 1
         if time.time_ns() - stat.st_mtime_ns >= RACY_SECONDS * 1_000_000_000:

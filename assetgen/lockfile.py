@@ -206,12 +206,14 @@ class Resolver:
         return os.path.realpath(leaf) if self._is_link(folder, tail, leaf) else leaf
 
     def _is_link(self, folder: str, name: str, path: str) -> bool:
-        if not self.listing:
-            return os.path.islink(path)
+        links = self.links(folder) if self.listing else None
+        return os.path.islink(path) if links is None else name in links
+
+    def links(self, folder: str) -> frozenset[str] | None:
+        """The symlinks in the (resolved) ``folder``, listed once; None if it cannot be."""
         if folder not in self._links:
             self._links[folder] = _symlinks_in(folder)
-        links = self._links[folder]
-        return os.path.islink(path) if links is None else name in links
+        return self._links[folder]
 
     def folder(self, path: str) -> str:
         """``realpath`` of a folder, from its parent's (one ``lstat`` per new folder)."""
@@ -576,16 +578,48 @@ def parse_lock(text: str, *, file: str, folders: LockFolders | None = None) -> L
 
 
 def paths_intact(lock: Lockfile, folders: LockFolders) -> bool:
-    """Whether every path of a lock parsed earlier still stays where it must (symlinks
-    resolved now): a lock read from a cache is checked again, as if parsed."""
+    """Whether every path of a lock parsed earlier still stays where it must.
+
+    For a lock read from a cache: its paths are the very strings that were
+    checked when it was parsed with these ``folders`` (the cache's key), so
+    their form holds; what the filesystem makes of them (symlinks) is checked
+    now, folder by folder: each folder is resolved once and listed once, and a
+    file that is a symlink (or an odd name) is resolved on its own.
+    """
+    root = os.fspath(folders.root)
     resolver = Resolver(listing=True)
+    store: set[str] = set()
+    out: set[str] = set()
     for entry in lock.assets.values():
-        for original in entry.candidates:
-            if original_path_problem(original.path, original.sha256, folders, resolver):
+        store.update(original.path for original in entry.candidates)
+        out.update(variant.path for variant in entry.variants)
+    return all(
+        _all_inside(resolver, root, paths, _join(root, base))
+        for base, paths in ((folders.store_dir, store), (folders.out_dir, out))
+    )
+
+
+def _all_inside(resolver: Resolver, root: str, paths: set[str], base: str) -> bool:
+    """Whether every project-relative path resolves strictly inside ``base``."""
+    by_folder: dict[str, set[str]] = {}
+    for path in paths:
+        head, _, name = path.rpartition("/")
+        by_folder.setdefault(head, set()).add(name)
+    try:
+        real_base = resolver.folder(base)
+        for head, names in by_folder.items():
+            folder = _join(root, head) if head else root
+            real = resolver.folder(folder)
+            links = resolver.links(real)
+            odd = {name for name in names if name in ("", ".", "..") or links is None}
+            odd |= names & links if links is not None else set()
+            if any(not resolver.inside(_join(folder, name), base) for name in odd):
                 return False
-        for variant in entry.variants:
-            if variant_path_problem(variant.path, folders, resolver):
+            plain = real == real_base or real.startswith(real_base.rstrip(os.sep) + os.sep)
+            if names - odd and not plain:
                 return False
+    except (OSError, ValueError):
+        return False
     return True
 
 

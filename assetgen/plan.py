@@ -36,7 +36,7 @@ from .lockfile import (
 )
 from .outputs import check_outputs
 from .spec_types import Spec, VariantSpec
-from .store import KeyRecord, Store
+from .store import KeyRecord, OriginalState, Store
 from .validation import did_you_mean
 from .wording import parameter_change
 
@@ -264,6 +264,7 @@ class Planner:
         self.by_key = {entry.key: entry for entry in lock.assets.values()}
         self.notes: list[str] = []
         """Things the user should hear once (variants written once for several entries)."""
+        self._states: dict[tuple[str, str], OriginalState] = {}
 
     def plan(self, assets: list[Asset]) -> Plan:
         planned: dict[str, AssetStep] = {}
@@ -306,6 +307,7 @@ class Planner:
 
     def replan(self, step: AssetStep, originals: Mapping[str, Original]) -> AssetStep:
         """A pending step again, now that the originals it is made from exist."""
+        self._states.clear()  # the build has written to the store since
         return self.step(resolve(step.asset, originals, self.spec.root))
 
     def known_originals(self, key: str, entry: LockEntry | None) -> KeyRecord | None:
@@ -316,9 +318,17 @@ class Planner:
             record = record_from_entry(self.by_key[key])
         else:
             return self.recall(key)
-        if all(self.store.present(c) or self.store.in_cache(c) for c in record.candidates):
+        if all(self.state_of(c) == "present" or self.store.in_cache(c) for c in record.candidates):
             return record
         return self.recall(key)
+
+    def state_of(self, original: LockOriginal) -> OriginalState:
+        """The store's state of an original, looked at once per plan (it is asked twice)."""
+        known = (original.path, original.sha256)
+        state = self._states.get(known)
+        if state is None:
+            state = self._states[known] = self.store.state(original)
+        return state
 
     def recall(self, key: str) -> KeyRecord | None:
         """The key cache's record of ``key``, its originals named where this store keeps them.
@@ -373,7 +383,7 @@ class Planner:
         if not same_key:
             reason = f"{why_generate(asset, entry, self.provider)}; original known for this key"
             return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)
-        state = self.store.state(original)
+        state = self.state_of(original)
         if state != "present":
             reason = f"original {state} in the store, restored from the local cache"
             return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)

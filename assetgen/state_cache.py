@@ -60,7 +60,6 @@ import io
 import os
 import pathlib
 import pickle
-import secrets
 import stat
 import sys
 from collections.abc import Iterator, Sequence
@@ -226,7 +225,7 @@ class StateCache:
         path = self.folder / SECRET_NAME
         key = _read_secret(path)
         if key is None and create:
-            atomic_write_bytes(path, secrets.token_bytes(SECRET_BYTES), private=True)
+            atomic_write_bytes(path, os.urandom(SECRET_BYTES), private=True)
             key = _read_secret(path)
         self._key = key
         return key

@@ -220,6 +220,19 @@ def test_a_variant_swapped_for_a_symlink_is_refused_with_the_lock_unchanged(
     assert victim.read_text() == "precious\n"
 
 
+def test_a_store_folder_swapped_for_a_symlink_is_refused_with_the_lock_unchanged(
+    site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(site, "plan") == 0  # the parse of today's lock is kept
+    folder = next((site / "assets/generated").iterdir())
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    folder.symlink_to(moved)  # same files, now outside the project
+    capsys.readouterr()
+    assert run(site, "plan") == 2
+    assert "leads outside store_dir" in capsys.readouterr().err
+
+
 def test_another_assetgen_version_ignores_the_cache(
     site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
