@@ -15,7 +15,9 @@ Assets and variants are sorted, so the file only changes when outputs do.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
@@ -87,7 +89,7 @@ def manifest_fingerprint(spec: Spec, lock: Lockfile) -> str:
             (v.path, v.width, v.height, v.format, v.bytes, v.sha256) for v in entry.variants
         ]
         rows.append((name, entry.original.width, entry.original.height, variants))
-    return text_sha256(repr(rows))
+    return hashlib.sha256(marshal.dumps(rows, 2)).hexdigest()  # version 2: no references
 
 
 def manifest_current(spec: Spec, lock: Lockfile, memo: ManifestMemo | None = None) -> bool:
