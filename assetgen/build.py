@@ -28,7 +28,6 @@ from .errors import AssetgenError, ProviderAuthError, SpecError, SpecErrors
 from .events import Emit, Event, ignore
 from .fsutil import atomic_write_text
 from .lockfile import LockEntry, Lockfile, LockInput, LockVariant
-from .manifest import write_manifest
 from .plan import AssetStep, Plan, Removal, effective_recipe
 from .project import Project, to_request
 from .providers.base import ImageResult, Provider
@@ -167,7 +166,7 @@ class Builder:
         if self.report.outcomes and not self.plan.is_noop:
             self.project.locks.write(self.lock)
         self.project.locks.close()
-        write_manifest(self.spec, self.lock, self.project.state)
+        self.project.write_manifest(self.lock)
         self.project.hashes.save()
         self.save_report()
         if self.flattened:

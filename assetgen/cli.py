@@ -367,7 +367,6 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     """``build --locked`` and ``check``: never call a provider; exit 3 on drift."""
     from .console import Progress
     from .errors import OutOfDateError
-    from .manifest import manifest_current
     from .plan import Plan, select
     from .verify import missing_outputs, verify
 
@@ -380,7 +379,7 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     problems = list(verdict.out_of_date)
     if not write:
         problems += missing_outputs(verdict.rerender)
-        if not manifest_current(project.spec, project.lock(), project.state):
+        if not project.manifest_current(project.lock()):
             problems.append(f"manifest out of date: {project.spec.build.manifest}")
     lockfile = project.spec.build.lockfile
     repairable = {step.name for step in verdict.rerender} if write else set()

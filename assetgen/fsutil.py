@@ -18,6 +18,7 @@ import contextlib
 import os
 import re
 import stat
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -168,41 +169,78 @@ def _zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
-def _temp_entries(folder: Path, *, recursive: bool) -> Iterator[os.DirEntry[str]]:
-    """Temp-named regular files in ``folder`` (and below it, without following symlinks)."""
+Listing = dict[str, tuple[int, int, tuple[str, ...]]]
+"""Folders a scan found without temp files: path -> (inode, mtime_ns, sub-folder names)."""
+TRUSTED_AGE_NS = 2_000_000_000
+"""A folder's mtime is trusted to show a new entry only once it is this old at the listing
+(git's "racily clean" rule: a coarse clock could give a later change the same mtime)."""
+
+
+def _temp_entries(
+    folder: Path, *, recursive: bool, clean: Listing, seen: Listing | None
+) -> Iterator[os.DirEntry[str]]:
+    """Temp-named regular files in ``folder`` (and below it, without following symlinks).
+
+    A folder in ``clean`` whose inode and mtime are unchanged is not listed
+    again: an entry cannot appear in a folder without changing its mtime.
+    Folders found clean now go into ``seen``.
+    """
     pending = [os.fspath(folder)]  # strings and a stack: a store has hundreds of folders
     while pending:
+        current = pending.pop()
         try:
-            with os.scandir(pending.pop()) as listing:
+            info = os.stat(current) if seen is not None else None
+            known = clean.get(current)
+            if info is not None and known and known[:2] == (info.st_ino, info.st_mtime_ns):
+                seen[current] = known  # type: ignore[index]
+                if recursive:
+                    pending.extend(os.path.join(current, name) for name in known[2])
+                continue
+            with os.scandir(current) as listing:
                 entries = list(listing)
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
+        folders, temps = [], 0
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                if recursive and entry.name != ".git":
-                    pending.append(entry.path)
+                if entry.name != ".git":
+                    folders.append(entry.name)
+                    if recursive:
+                        pending.append(entry.path)
             elif (
                 entry.name.endswith(".tmp")  # cheap first: thousands of variants and objects
                 and entry.is_file(follow_symlinks=False)
                 and TEMP_PATTERN.fullmatch(entry.name)
             ):
+                temps += 1
                 yield entry
+        settled = info is not None and time.time_ns() - info.st_mtime_ns >= TRUSTED_AGE_NS
+        if settled and seen is not None and info is not None and not temps:
+            seen[current] = (info.st_ino, info.st_mtime_ns, tuple(folders))
 
 
-def leftover_temps(trees: Iterable[Path], folders: Iterable[Path] = ()) -> list[Path]:
+def leftover_temps(
+    trees: Iterable[Path], folders: Iterable[Path] = (), listing: Listing | None = None
+) -> list[Path]:
     """assetgen temp files left by processes that are gone, sorted.
 
     ``trees`` are searched recursively (without following symlinks), ``folders``
     only at their top level. Only regular files whose name matches
     :data:`TEMP_PATTERN` and whose writer process no longer runs are listed.
+    With ``listing`` (what an earlier scan found clean), unchanged folders are
+    not listed again; it is then replaced by what this scan found clean.
     """
     found: set[Path] = set()
+    clean, seen = dict(listing or {}), ({} if listing is not None else None)
     searched = [(Path(t), True) for t in trees] + [(Path(f), False) for f in folders]
     for folder, recursive in searched:
-        for entry in _temp_entries(folder, recursive=recursive):
+        for entry in _temp_entries(folder, recursive=recursive, clean=clean, seen=seen):
             match = TEMP_PATTERN.fullmatch(entry.name)
             if match is not None and not _running(int(match["pid"])):
                 found.add(Path(entry.path))
+    if listing is not None and seen is not None:
+        listing.clear()
+        listing.update(seen)
     return sorted(found)
 
 

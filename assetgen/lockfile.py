@@ -681,6 +681,12 @@ class LockStore:
                 self.parsed.put(digest, self.folders, lock)
         return lock.copy()
 
+    def digest(self, lock: Lockfile) -> str | None:
+        """The SHA-256 of the bytes ``lock`` was parsed from, if it still holds just that."""
+        if self._memo is None or lock.assets != self._memo[1].assets:
+            return None  # entries are shared with the parse: unchanged ones compare by identity
+        return self._memo[0]
+
     def _reuse(self, digest: str) -> Lockfile | None:
         """The lock parsed earlier from these bytes: by this process (a build reads the
         lock its plan read), or kept by another one, if its paths are still safe."""

@@ -77,12 +77,16 @@ class ManifestMemo(Protocol):
         """Keep the SHA-256 of the text for ``fingerprint``."""
 
 
-def manifest_fingerprint(spec: Spec, lock: Lockfile) -> str:
+def manifest_fingerprint(spec: Spec, lock: Lockfile, lock_digest: str | None = None) -> str:
     """A digest of everything :func:`manifest_data` reads: equal fingerprints, equal texts.
 
-    Building the text of a large manifest costs far more than this.
+    Building the text of a large manifest costs far more than this; with the
+    digest of the lock's bytes (``lock`` parsed from them, unchanged) even less.
     """
-    rows: list[Any] = [MANIFEST_VERSION, spec.build.url_prefix, spec.build.out_dir]
+    settings = (MANIFEST_VERSION, spec.build.url_prefix, spec.build.out_dir, spec.build.store_dir)
+    if lock_digest is not None:
+        return text_sha256(repr(("lock", lock_digest, *settings)))
+    rows: list[Any] = list(settings)
     for name in sorted(lock.assets):
         entry = lock.assets[name]
         variants = [
@@ -92,10 +96,13 @@ def manifest_fingerprint(spec: Spec, lock: Lockfile) -> str:
     return hashlib.sha256(marshal.dumps(rows, 2)).hexdigest()  # version 2: no references
 
 
-def manifest_current(spec: Spec, lock: Lockfile, memo: ManifestMemo | None = None) -> bool:
+def manifest_current(
+    spec: Spec, lock: Lockfile, memo: ManifestMemo | None = None, lock_digest: str | None = None
+) -> bool:
     """Whether the manifest on disk (if one is configured) matches the lock.
 
-    With ``memo``, the text is built only for a state not seen before.
+    With ``memo``, the text is built only for a state not seen before
+    (``lock_digest``: see :func:`manifest_fingerprint`).
     """
     if spec.build.manifest is None:
         return True
@@ -106,7 +113,7 @@ def manifest_current(spec: Spec, lock: Lockfile, memo: ManifestMemo | None = Non
         return False
     if memo is None:
         return written == manifest_text(spec, lock)
-    fingerprint = manifest_fingerprint(spec, lock)
+    fingerprint = manifest_fingerprint(spec, lock, lock_digest)
     known = memo.manifest_digest(path, fingerprint)
     if known is None:
         known = text_sha256(manifest_text(spec, lock))
@@ -114,9 +121,11 @@ def manifest_current(spec: Spec, lock: Lockfile, memo: ManifestMemo | None = Non
     return text_sha256(written) == known
 
 
-def write_manifest(spec: Spec, lock: Lockfile, memo: ManifestMemo | None = None) -> bool:
+def write_manifest(
+    spec: Spec, lock: Lockfile, memo: ManifestMemo | None = None, lock_digest: str | None = None
+) -> bool:
     """Write the manifest if configured and changed; return whether it was written."""
-    if spec.build.manifest is None or manifest_current(spec, lock, memo):
+    if spec.build.manifest is None or manifest_current(spec, lock, memo, lock_digest):
         return False
     text = manifest_text(spec, lock)
     atomic_write_text(spec.project_path(spec.build.manifest), text)

@@ -20,6 +20,7 @@ from .fsutil import is_within, leftover_temps, remove_files
 from .graph import Asset, expand
 from .hashing import HashCache
 from .lockfile import LockEntry, Lockfile, LockFolders, LockStore
+from .manifest import manifest_current, write_manifest
 from .plan import Plan, PlanOptions, make_plan, matching
 from .providers.base import ImageRequest, InputImage
 from .spec import with_provider
@@ -144,9 +145,20 @@ class Project:
         return [folder for folder in folders if is_within(folder, self.root)]
 
     def leftovers(self) -> list[Path]:
-        """Temp files that killed assetgen processes left in the folders assetgen writes."""
+        """Temp files that killed assetgen processes left in the folders assetgen writes.
+
+        Folders unchanged since a scan found them clean are not listed again
+        (the listing is kept in the parsed-state cache).
+        """
         trees, folders = self.owned_folders()
-        return leftover_temps(trees, folders)
+        if self.state is None:
+            return leftover_temps(trees, folders)
+        listing = self.state.clean_folders(self.root)
+        before = dict(listing)
+        found = leftover_temps(trees, folders, listing)
+        if listing != before:
+            self.state.remember_clean_folders(self.root, listing)
+        return found
 
     def remove_leftovers(self) -> list[Path]:
         """Delete :meth:`leftovers` (call it holding the project lock); returns them."""
@@ -166,6 +178,14 @@ class Project:
         if self.state is None:
             return expand(self.spec, self.hashes)
         return self.state.assets(self.spec, self.hashes, key=self.state_key)
+
+    def manifest_current(self, lock: Lockfile) -> bool:
+        """Whether the manifest (if one is configured) is what ``lock`` gives."""
+        return manifest_current(self.spec, lock, self.state, self.locks.digest(lock))
+
+    def write_manifest(self, lock: Lockfile) -> bool:
+        """Bring the manifest (if one is configured) in line with ``lock``."""
+        return write_manifest(self.spec, lock, self.state, self.locks.digest(lock))
 
     def select_candidate(self, name: str, entry: LockEntry, index: int) -> None:
         """Make candidate ``index`` the asset's selection, durably (needs :meth:`exclusive`).

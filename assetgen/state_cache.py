@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .fsutil import atomic_write_bytes
+from .fsutil import Listing, atomic_write_bytes
 from .graph import Asset, Expander, InputRef
 from .hashing import HashCache, text_sha256
 from .layout import build_layout, check_input
@@ -284,6 +284,16 @@ class StateCache:
 
     def remember_manifest(self, path: Path, fingerprint: str, digest: str) -> None:
         self.write("manifest", str(path), fingerprint, digest)
+
+    # -- folders without temp files (fsutil.leftover_temps) -------------------------------
+
+    def clean_folders(self, root: Path) -> Listing:
+        """What the last scan for leftover temp files found clean (an empty listing if none)."""
+        listing = self.read("folders", str(root), "clean")
+        return listing if isinstance(listing, dict) else {}
+
+    def remember_clean_folders(self, root: Path, listing: Listing) -> None:
+        self.write("folders", str(root), "clean", listing)
 
 
 TemplateDep = tuple[tuple[str, ...], str | None, str | None]

@@ -16,6 +16,8 @@ import io
 import json
 import os
 import pickle
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -326,3 +328,64 @@ def test_an_unwritable_cache_folder_costs_nothing_but_time(site: Path) -> None:
     parsed.write_text("not a folder")  # nothing can be written under it
     assert run(site, "plan") == 0
     assert run(site, "check") == 0
+
+
+# -- the scan for leftover temp files ----------------------------------------------------
+
+
+def age(root: Path, seconds: int = 60) -> None:
+    """Make every folder's mtime old enough for a scan to trust it."""
+    past = time.time_ns() - seconds * 1_000_000_000
+    for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        os.utime(folder, ns=(past, past))
+
+
+def test_a_temp_file_left_after_a_clean_scan_is_still_removed(site: Path) -> None:
+    age(site)
+    assert run(site, "build") == 0  # scans everything: every folder is found clean
+    assert (site / ".assetgen/parsed").is_dir()
+    folder = next((site / "assets/generated").iterdir())
+    dead = 2**22 + 12345  # above Linux's default pid_max: no such process
+    temp = folder / f".x.png.assetgen-{dead}-0123abcd.tmp"
+    temp.write_bytes(b"half an image")  # as a killed build leaves it
+    assert run(site, "build") == 0
+    assert not temp.exists()
+
+
+def test_an_unchanged_folder_is_not_listed_again(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    age(site)
+    assert run(site, "build") == 0
+    listed: list[str] = []
+    scandir = os.scandir
+
+    def counting(path: Any) -> Any:
+        if sys._getframe(1).f_code.co_name == "_temp_entries":  # the scan, not a lock check
+            listed.append(os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    assert run(site, "build") == 0
+    assert listed  # the scan ran, and listed only what changed since (the state it wrote)
+    assert not [p for p in listed if "/assets/generated" in p or "/public/img" in p]
+
+
+def test_a_manifest_edited_by_hand_is_seen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .projects import BASE_SPEC
+
+    base = BASE_SPEC.replace('templates = "prompts"', 'templates = "prompts"\nmanifest = "m.json"')
+    root = tmp_path / "m"
+    tiles = '[[asset]]\nname = "tile"\nprompt = "a tile"\nvariants = [{ width = 64 }]\n'
+    make_project(root, tiles, base=base)
+    assert run(root, "build") == 0
+    assert run(root, "check") == 0  # the state is known now: its text is not built again
+    manifest = root / "m.json"
+    same_size_edit(manifest, '"width": 64', '"width": 65')
+    capsys.readouterr()
+    assert run(root, "check") == 3
+    assert "manifest out of date" in capsys.readouterr().err
+    assert run(root, "build") == 0
+    assert '"width": 64' in manifest.read_text()
