@@ -105,6 +105,18 @@ def planned(root: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     return json.loads(capsys.readouterr().out)
 
 
+def refused(root: Path, command: str, capsys: pytest.CaptureFixture[str], message: str) -> None:
+    """``command`` stops with exit 2 and ``message``, as without any cache."""
+    capsys.readouterr()
+    assert run(root, command) == 2, command
+    assert message in capsys.readouterr().err
+
+
+def swap_for_link(path: Path, target: Path) -> None:
+    path.unlink()
+    path.symlink_to(target)
+
+
 def same_size_edit(path: Path, old: str, new: str) -> None:
     """Rewrite ``path`` with ``old`` replaced, same length, same mtime: only content tells."""
     assert len(old) == len(new)
@@ -181,13 +193,8 @@ def test_an_input_image_edit_is_seen(site: Path, capsys: pytest.CaptureFixture[s
 def test_an_input_swapped_for_a_symlink_out_of_the_project_is_refused(
     site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    outside = make_image(tmp_path / "outside.png", (64, 64))
-    base = site / "art/base.png"
-    base.unlink()
-    base.symlink_to(outside)
-    capsys.readouterr()
-    assert run(site, "plan") == 2
-    assert "outside the project folder" in capsys.readouterr().err
+    swap_for_link(site / "art/base.png", make_image(tmp_path / "outside.png", (64, 64)))
+    refused(site, "plan", capsys, "outside the project folder")
 
 
 def test_a_lock_edited_by_hand_is_seen(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -202,9 +209,7 @@ def test_a_crafted_lock_path_is_refused_although_the_old_parse_was_kept(
     lock = site / "assetgen.lock"
     lock.write_text(lock.read_text().replace('path = "public/img/', 'path = "public/../../'))
     for command in ("plan", "check", "build"):
-        capsys.readouterr()
-        assert run(site, command) == 2, command
-        assert "is outside out_dir" in capsys.readouterr().err
+        refused(site, command, capsys, "is outside out_dir")
 
 
 def test_a_variant_swapped_for_a_symlink_is_refused_with_the_lock_unchanged(
@@ -213,12 +218,8 @@ def test_a_variant_swapped_for_a_symlink_is_refused_with_the_lock_unchanged(
     """The lock's bytes are the same, so its kept parse is used: its paths are checked anew."""
     assert run(site, "plan") == 0  # the parse of today's lock is kept
     victim = write(tmp_path / "victim.txt", "precious\n")
-    variant = site / "public/img/edit-64w.webp"
-    variant.unlink()
-    variant.symlink_to(victim)
-    capsys.readouterr()
-    assert run(site, "build") == 2
-    assert "is outside out_dir" in capsys.readouterr().err
+    swap_for_link(site / "public/img/edit-64w.webp", victim)
+    refused(site, "build", capsys, "is outside out_dir")
     assert victim.read_text() == "precious\n"
 
 
@@ -230,9 +231,7 @@ def test_a_store_folder_swapped_for_a_symlink_is_refused_with_the_lock_unchanged
     moved = tmp_path / "moved"
     folder.rename(moved)
     folder.symlink_to(moved)  # same files, now outside the project
-    capsys.readouterr()
-    assert run(site, "plan") == 2
-    assert "leads outside store_dir" in capsys.readouterr().err
+    refused(site, "plan", capsys, "leads outside store_dir")
 
 
 def test_another_assetgen_version_ignores_the_cache(
