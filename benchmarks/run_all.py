@@ -1,6 +1,6 @@
 """Every benchmark in one command, as a table of ratios measured in the same run.
 
-    .venv/bin/python benchmarks/run_all.py            # about 8 minutes on 2 cores
+    .venv/bin/python benchmarks/run_all.py            # about 5 minutes on 2 cores
     .venv/bin/python benchmarks/run_all.py --quick    # fewer runs and assets: a smoke test
 
 Each target of BENCHMARKS.md is a ratio of two things measured here, one right
