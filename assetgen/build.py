@@ -15,27 +15,29 @@ at the next start). A failed asset is reported and the others go on.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
 from collections.abc import Iterable
-from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import AssetgenError, ProviderAuthError, ResultPending, SpecError, SpecErrors
 from .events import Emit, Event, ignore
 from .fsutil import atomic_write_text
 from .lockfile import LockEntry, Lockfile, LockInput, LockProvenance, LockVariant
-from .manifest import write_manifest
 from .plan import AssetStep, Plan, Removal, effective_recipe
 from .project import Project, to_request
 from .providers.base import ImageRequest, ImageResult, Provider
 from .report import AssetOutcome, BuildReport, timestamp
 from .secrets import Redactor
 from .store import KeyRecord
+
+if TYPE_CHECKING:
+    import asyncio  # imported where a build runs: a no-op needs no event loop
+    from concurrent.futures import Executor
 
 
 @dataclass(frozen=True)
@@ -104,21 +106,42 @@ class Builder:
         """C2PA summaries of the originals generated in this build, by content hash."""
         self.signing_material: Any = None
         """``[provenance] c2pa = "sign"``: the chain and key, loaded before any work."""
-        # Generations start through this gate so the budget is checked just before
-        # each request is sent, not when the build starts.
-        self.generation_slots = asyncio.Semaphore(self.spec.provider.concurrency)
+
+    @cached_property
+    def generation_slots(self) -> asyncio.Semaphore:
+        """Generations start through this gate so the budget is checked just before
+        each request is sent, not when the build starts."""
+        import asyncio
+
+        return asyncio.Semaphore(self.spec.provider.concurrency)
 
     # -- orchestration ----------------------------------------------------
 
-    async def run(self) -> BuildReport:
-        started = time.monotonic()
-        self.prepare_provenance()
-        todo = [step for step in self.plan.steps if step.action != "fresh"]
-        self.report.outcomes.extend(
+    def fresh_outcomes(self) -> list[AssetOutcome]:
+        return [
             AssetOutcome(s.name, s.action, "fresh", reason=s.reason)
             for s in self.plan.steps
             if s.action == "fresh"
-        )
+        ]
+
+    def run_fresh(self) -> BuildReport:
+        """:meth:`run` for a plan with nothing to do (:attr:`Plan.is_noop`), without a loop."""
+        assert self.plan.is_noop, "only a plan with nothing to do runs without a loop"
+        started = time.monotonic()
+        try:
+            self.report.outcomes.extend(self.fresh_outcomes())
+        finally:
+            self.report.seconds = time.monotonic() - started
+            self.finish()
+        return self.report
+
+    async def run(self) -> BuildReport:
+        import asyncio
+
+        started = time.monotonic()
+        self.prepare_provenance()
+        todo = [step for step in self.plan.steps if step.action != "fresh"]
+        self.report.outcomes.extend(self.fresh_outcomes())
         loop = asyncio.get_running_loop()
         self.finished = {step.name: loop.create_future() for step in self.plan.steps}
         for step in self.plan.steps:
@@ -168,7 +191,7 @@ class Builder:
         if self.report.outcomes and not self.plan.is_noop:
             self.project.locks.write(self.lock)
         self.project.locks.close()
-        write_manifest(self.spec, self.lock)
+        self.project.write_manifest(self.lock)
         self.project.hashes.save()
         self.save_report()
         if self.flattened:
@@ -184,7 +207,8 @@ class Builder:
     def save_report(self) -> None:
         """The last build's report, for the gallery (local state, never committed)."""
         data = {"finished_at": timestamp(), "draft": self.project.draft, **self.report.to_json()}
-        atomic_write_text(self.project.report_path, json.dumps(data, indent=1), durable=False)
+        # Compact: the encoder written in C, a no-op's report of thousands of assets included.
+        atomic_write_text(self.project.report_path, json.dumps(data), durable=False)
 
     async def run_step(self, step: AssetStep) -> None:
         """One asset, after the assets it is made from; records its outcome."""
@@ -242,6 +266,8 @@ class Builder:
 
     async def blocked_by(self, step: AssetStep) -> str | None:
         """Wait for the assets this one is made from; the first that failed, if any."""
+        import asyncio
+
         for upstream in step.asset.upstreams:
             future = self.finished.get(upstream)
             if future is not None and not await asyncio.shield(future):
@@ -390,6 +416,8 @@ class Builder:
                 provenance=self.provenance(step) if self.spec.build.provenance else None,
                 signing=self.signing(original.sha256),
             )
+            import asyncio
+
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(self.pool(), render_job, job)
             if result.notices:
@@ -504,3 +532,14 @@ async def build(
         if provider is not None:
             preflight(provider, plan, file=project.spec.display_path)
         return await Builder(project, plan, provider, emit=emit, options=options).run()
+
+
+def build_fresh(project: Project, plan: Plan, *, emit: Emit = ignore) -> BuildReport:
+    """:func:`build` for a plan with nothing to do (:attr:`Plan.is_noop`), synchronously.
+
+    A no-op build (CI's, watch's first) costs its ``stat`` calls, not an event
+    loop's start: it takes the project lock, cleans leftovers, brings the
+    manifest, stat cache and report up to date, as :func:`build` does.
+    """
+    with project.exclusive():
+        return Builder(project, plan, None, emit=emit).run_fresh()

@@ -8,7 +8,6 @@ tests call it directly. Heavy libraries are imported inside the commands, so
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -371,12 +370,22 @@ def run_build(
     project: Project, plan: Plan, provider: Provider | None, progress: Any, options: Any = None
 ) -> Any:
     """Run a plan inside one event loop (the provider's client lives in it)."""
-    from .build import build
     from .events import Event
 
     progress(Event("plan", data={"total": sum(1 for s in plan.steps if s.action != "fresh")}))
     for note in plan.notes:
         progress(Event("note", note))
+    if plan.is_noop:  # nothing to run: no loop, and a provider that sent nothing holds nothing
+        from .build import build_fresh
+
+        try:
+            return build_fresh(project, plan, emit=progress)
+        finally:
+            progress.close()
+
+    import asyncio
+
+    from .build import build
 
     async def run() -> Any:
         try:
@@ -453,6 +462,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if provider.kind != "openai":
         raise UsageError(f"the {provider.kind} provider has no Batch API")
 
+    import asyncio
+
     async def run() -> Any:
         try:
             if args.action == "cancel":
@@ -498,7 +509,6 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     """``build --locked`` and ``check``: never call a provider; exit 3 on drift."""
     from .console import Progress
     from .errors import OutOfDateError
-    from .manifest import manifest_current
     from .plan import Plan, select
     from .verify import missing_outputs, verify
 
@@ -511,7 +521,7 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     problems = list(verdict.out_of_date)
     if not write:
         problems += missing_outputs(verdict.rerender)
-        if not manifest_current(project.spec, project.lock()):
+        if not project.manifest_current(project.lock()):
             problems.append(f"manifest out of date: {project.spec.build.manifest}")
     lockfile = project.spec.build.lockfile
     repairable = {step.name for step in verdict.rerender} if write else set()

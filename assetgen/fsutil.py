@@ -17,8 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import stat
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -34,16 +34,16 @@ FICLONE = 0x40049409
 def temp_name(path: Path) -> Path:
     """A fresh temporary name beside ``path``, recognisable as assetgen's."""
     stem = path.name[:NAME_ROOM]
-    return path.with_name(f".{stem}.assetgen-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    return path.with_name(f".{stem}.assetgen-{os.getpid()}-{os.urandom(4).hex()}.tmp")
 
 
-def _create_temp(path: Path) -> tuple[int, Path]:
-    """Create and open a new temp file beside ``path`` (mode 0o666 less the umask)."""
+def _create_temp(path: Path, mode: int = 0o666) -> tuple[int, Path]:
+    """Create and open a new temp file beside ``path`` (``mode`` less the umask)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
         temp = temp_name(path)
         try:
-            return os.open(temp, flags, 0o666), temp
+            return os.open(temp, flags, mode), temp
         except FileExistsError:  # pragma: no cover - 2**32 names per process
             continue
 
@@ -59,13 +59,17 @@ def _keep_mode(fd: int, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _replacing(path: Path, *, durable: bool) -> Iterator[int]:
-    """Yield an fd of a new temp file that replaces ``path`` when the block ends well."""
+def _replacing(path: Path, *, durable: bool, private: bool = False) -> Iterator[int]:
+    """Yield an fd of a new temp file that replaces ``path`` when the block ends well.
+
+    ``private``: the file is created 0o600 (a secret), whatever it replaces.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = _create_temp(path)
+    fd, temp = _create_temp(path, 0o600 if private else 0o666)
     try:
         try:
-            _keep_mode(fd, path)
+            if not private:
+                _keep_mode(fd, path)
             yield fd
             if durable:
                 os.fsync(fd)
@@ -84,13 +88,17 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write_bytes(
+    path: Path, data: bytes, *, durable: bool = True, private: bool = False
+) -> None:
     """Write ``data`` to ``path`` atomically, creating parent folders.
 
     ``durable`` fsyncs the file before the rename, so that after a power loss
     the target holds either the old or the new content, never an empty file.
+    ``private`` creates it readable and writable by its owner only (0o600),
+    from the first byte on.
     """
-    with _replacing(path, durable=durable) as fd:
+    with _replacing(path, durable=durable, private=private) as fd:
         _write_all(fd, data)
 
 
@@ -172,33 +180,79 @@ def _zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
-def _temp_entries(folder: Path, *, recursive: bool) -> Iterator[os.DirEntry[str]]:
-    try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            if recursive and entry.name != ".git":
-                yield from _temp_entries(Path(entry.path), recursive=True)
-        elif entry.is_file(follow_symlinks=False) and TEMP_PATTERN.fullmatch(entry.name):
-            yield entry
+Listing = dict[str, tuple[int, int, tuple[str, ...]]]
+"""Folders a scan found without temp files: path -> (inode, mtime_ns, sub-folder names)."""
+TRUSTED_AGE_NS = 2_000_000_000
+"""A folder's mtime is trusted to show a new entry only once it is this old at the listing
+(git's "racily clean" rule: a coarse clock could give a later change the same mtime)."""
 
 
-def leftover_temps(trees: Iterable[Path], folders: Iterable[Path] = ()) -> list[Path]:
+def _temp_entries(
+    folder: Path, *, recursive: bool, clean: Listing, seen: Listing | None
+) -> Iterator[os.DirEntry[str]]:
+    """Temp-named regular files in ``folder`` (and below it, without following symlinks).
+
+    A folder in ``clean`` whose inode and mtime are unchanged is not listed
+    again: an entry cannot appear in a folder without changing its mtime.
+    Folders found clean now go into ``seen``.
+    """
+    pending = [os.fspath(folder)]  # strings and a stack: a store has hundreds of folders
+    while pending:
+        current = pending.pop()
+        try:
+            info = os.stat(current) if seen is not None else None
+            known = clean.get(current)
+            if info is not None and known and known[:2] == (info.st_ino, info.st_mtime_ns):
+                seen[current] = known  # type: ignore[index]
+                if recursive:
+                    pending.extend(os.path.join(current, name) for name in known[2])
+                continue
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        folders, temps = [], 0
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != ".git":
+                    folders.append(entry.name)
+                    if recursive:
+                        pending.append(entry.path)
+            elif (
+                entry.name.endswith(".tmp")  # cheap first: thousands of variants and objects
+                and entry.is_file(follow_symlinks=False)
+                and TEMP_PATTERN.fullmatch(entry.name)
+            ):
+                temps += 1
+                yield entry
+        settled = info is not None and time.time_ns() - info.st_mtime_ns >= TRUSTED_AGE_NS
+        if settled and seen is not None and info is not None and not temps:
+            seen[current] = (info.st_ino, info.st_mtime_ns, tuple(folders))
+
+
+def leftover_temps(
+    trees: Iterable[Path], folders: Iterable[Path] = (), listing: Listing | None = None
+) -> list[Path]:
     """assetgen temp files left by processes that are gone, sorted.
 
     ``trees`` are searched recursively (without following symlinks), ``folders``
     only at their top level. Only regular files whose name matches
     :data:`TEMP_PATTERN` and whose writer process no longer runs are listed.
+    With ``listing`` (what an earlier scan found clean), unchanged folders are
+    not listed again; it is then replaced by what this scan found clean.
     """
     found: set[Path] = set()
+    clean = dict(listing or {})
+    seen: Listing | None = {} if listing is not None else None
     searched = [(Path(t), True) for t in trees] + [(Path(f), False) for f in folders]
     for folder, recursive in searched:
-        for entry in _temp_entries(folder, recursive=recursive):
+        for entry in _temp_entries(folder, recursive=recursive, clean=clean, seen=seen):
             match = TEMP_PATTERN.fullmatch(entry.name)
             if match is not None and not _running(int(match["pid"])):
                 found.add(Path(entry.path))
+    if listing is not None and seen is not None:
+        listing.clear()
+        listing.update(seen)
     return sorted(found)
 
 

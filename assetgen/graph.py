@@ -23,7 +23,6 @@ from typing import Any, Literal
 from .errors import SpecError, SpecErrors
 from .hashing import HashCache
 from .layout import build_layout, check_input
-from .prompts import PromptRenderer
 from .spec_types import (
     DEFAULT_PARAMS,
     PLACEHOLDER_PROVENANCE_PROVIDERS,
@@ -100,8 +99,14 @@ class Asset:
         return all(ref.sha256 for ref in self.inputs)
 
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
+"""What ``json.dumps(value, sort_keys=True, ...)`` makes, without a new encoder per key."""
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def hash_key(payload: dict[str, Any]) -> str:
@@ -172,6 +177,8 @@ class Expander:
     """Expands a spec into concrete assets, collecting every problem."""
 
     def __init__(self, spec: Spec, hashes: HashCache) -> None:
+        from .prompts import PromptRenderer  # Jinja2: only when something is rendered
+
         self.spec = spec
         self.hashes = hashes
         self.file = spec.display_path

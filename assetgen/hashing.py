@@ -31,6 +31,11 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def text_sha256(text: str) -> str:
+    """Hex SHA-256 of ``text`` as UTF-8 (lone surrogates kept, never an error)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class NotARegularFile(OSError):
     """A FIFO, device, socket or folder where a file was expected (reading it could hang)."""
 
@@ -70,12 +75,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _well_formed(entry: object) -> bool:
-    """Whether a cache entry is ``[size, mtime_ns, inode, sha256]`` (others are dropped)."""
-    if not isinstance(entry, list) or len(entry) != 4:
-        return False
-    *numbers, digest = entry
-    return all(type(n) is int for n in numbers) and isinstance(digest, str) and len(digest) == 64
+def _matches(entry: object, stat: os.stat_result) -> bool:
+    """Whether a cache entry is ``[size, mtime_ns, inode, sha256]`` of this stat (a
+    malformed entry never matches: it is simply hashed again)."""
+    return (
+        type(entry) is list
+        and len(entry) == 4
+        and entry[0] == stat.st_size
+        and entry[1] == stat.st_mtime_ns
+        and entry[2] == stat.st_ino
+        and type(entry[3]) is str
+        and len(entry[3]) == 64
+    )
 
 
 def _signature(stat: os.stat_result) -> list[int]:
@@ -102,18 +113,18 @@ class HashCache:
         if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
             entries = data.get("files")
             if isinstance(entries, dict):
-                self.entries = {k: v for k, v in entries.items() if _well_formed(v)}
+                self.entries = entries  # each entry is checked when it is used
 
-    def sha256(self, path: Path) -> str:
+    def sha256(self, path: Path | str) -> str:
         """Hex sha256 of the file at ``path`` (raises FileNotFoundError)."""
-        stat = path.stat()
+        key = os.fspath(path)
+        stat = os.stat(key)
         if not stat_module.S_ISREG(stat.st_mode):
-            raise NotARegularFile(f"{path.name} is not a regular file")
-        key = str(path)
+            raise NotARegularFile(f"{os.path.basename(key)} is not a regular file")
         cached = self.entries.get(key)
-        if cached is not None and cached[:3] == _signature(stat):
+        if cached is not None and _matches(cached, stat):
             return str(cached[3])
-        digest = sha256_file(path)
+        digest = sha256_file(Path(key))
         self.reads += 1
         if time.time_ns() - stat.st_mtime_ns >= RACY_SECONDS * 1_000_000_000:
             self.entries[key] = [*_signature(stat), digest]
@@ -122,7 +133,7 @@ class HashCache:
             self.changed = True
         return digest
 
-    def sha256_or_none(self, path: Path) -> str | None:
+    def sha256_or_none(self, path: Path | str) -> str | None:
         try:
             return self.sha256(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, NotARegularFile):

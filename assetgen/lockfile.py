@@ -20,15 +20,16 @@ raised before anything is written or deleted.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import posixpath
 import re
-import tomllib
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from .errors import LockfileError
 from .filenames import ORIGINAL_EXTENSIONS
@@ -200,6 +201,10 @@ class Lockfile:
     """Some original was read under an old ``store_dir`` (see :func:`rebased_original`):
     the next build that holds the project lock writes the lock with today's paths."""
 
+    def copy(self) -> Lockfile:
+        """A lock of its own to change (entries are frozen: they are shared)."""
+        return Lockfile(dict(self.assets), relocated=self.relocated)
+
     def dumps(self) -> str:
         import tomli_w
 
@@ -225,32 +230,82 @@ class Resolver:
     """``realpath`` with folders cached for one read: one ``lstat`` per file, not per part.
 
     Made afresh for every read of the lock or journal, so a symlink changed
-    since is seen.
+    since is seen. Works on strings: a lock has thousands of paths, and
+    :class:`~pathlib.Path` objects cost more than the ``lstat`` itself.
     """
 
-    def __init__(self) -> None:
-        self._folders: dict[Path, Path] = {}
+    def __init__(self, *, listing: bool = False) -> None:
+        self._folders: dict[str, str] = {}
+        self._links: dict[str, frozenset[str] | None] = {}
+        self.listing = listing
+        """Tell symlinks by listing each folder once (``scandir``), not by one ``lstat``
+        per file: for checking many files of a few folders."""
         self.relocated = False
         """Set when an original was placed in a moved ``store_dir``."""
 
-    def real(self, path: Path) -> Path:
-        if path.name in ("", ".", ".."):
-            return Path(os.path.realpath(path))
-        parent = self._folders.get(path.parent)
-        if parent is None:
-            parent = self._folders[path.parent] = Path(os.path.realpath(path.parent))
-        leaf = parent / path.name
-        return Path(os.path.realpath(leaf)) if leaf.is_symlink() else leaf
+    def real(self, path: str) -> str:
+        head, tail = os.path.split(path)
+        if tail in ("", ".", ".."):
+            return os.path.realpath(path)
+        folder = self.folder(head)
+        leaf = _join(folder, tail)
+        return os.path.realpath(leaf) if self._is_link(folder, tail, leaf) else leaf
 
-    def inside(self, path: Path, folder: Path) -> bool:
+    def _is_link(self, folder: str, name: str, path: str) -> bool:
+        links = self.links(folder) if self.listing else None
+        return os.path.islink(path) if links is None else name in links
+
+    def links(self, folder: str) -> frozenset[str] | None:
+        """The symlinks in the (resolved) ``folder``, listed once; None if it cannot be."""
+        if folder not in self._links:
+            self._links[folder] = _symlinks_in(folder)
+        return self._links[folder]
+
+    def folder(self, path: str) -> str:
+        """``realpath`` of a folder, from its parent's (one ``lstat`` per new folder)."""
+        found = self._folders.get(path)
+        if found is None:
+            head, tail = os.path.split(path)
+            if tail in ("", ".", "..") or not head or head == path:
+                found = os.path.realpath(path)
+            else:
+                found = self.real(path)
+            self._folders[path] = found
+        return found
+
+    def inside(self, path: str, folder: str) -> bool:
         """Whether ``path`` resolves strictly inside ``folder`` (symlinks followed)."""
         try:
             resolved = self.real(path)
-            base = self._folders.get(folder) or Path(os.path.realpath(folder))
+            base = self.folder(folder)
         except (OSError, ValueError):  # e.g. a NUL byte, a loop of symlinks
             return False
-        self._folders[folder] = base
-        return resolved != base and resolved.is_relative_to(base)
+        prefix = base if base.endswith(os.sep) else base + os.sep
+        return resolved.startswith(prefix) and resolved != base
+
+
+def _symlinks_in(folder: str) -> frozenset[str] | None:
+    """The names of the symlinks in ``folder``; empty if it does not exist, None if unknown."""
+    try:
+        with os.scandir(folder) as entries:
+            return frozenset(entry.name for entry in entries if entry.is_symlink())
+    except (FileNotFoundError, NotADirectoryError):
+        return frozenset()
+    except OSError:
+        return None
+
+
+def _join(folder: str, relative: str) -> str:
+    """``os.path.join`` for a folder and a path that is not absolute, without its cost."""
+    if relative.startswith(os.sep):
+        return relative
+    return folder + relative if folder.endswith(os.sep) else f"{folder}{os.sep}{relative}"
+
+
+@cache
+@cache
+def _normal(folder: str) -> str:
+    return posixpath.normpath(folder)
 
 
 def original_path_problem(
@@ -261,18 +316,18 @@ def original_path_problem(
     The only acceptable path is the store's own name for the content:
     ``<store_dir>/<sha[:2]>/<sha>.<ext>``, and it must resolve inside store_dir.
     """
-
     if not SHA256.match(sha256):
         return f"sha256 {sha256!r} is not 64 hex digits"[:200]
     ext = posixpath.splitext(path)[1].removeprefix(".")
     tail = f"{sha256[:2]}/{sha256}.{ext}"
-    names = {f"{folders.store_dir}/{tail}", f"{posixpath.normpath(folders.store_dir)}/{tail}"}
-    if ext not in ORIGINAL_EXTENSIONS.values() or path not in names:
-        known = "|".join(sorted(set(ORIGINAL_EXTENSIONS.values())))
+    named = path in (f"{folders.store_dir}/{tail}", f"{_normal(folders.store_dir)}/{tail}")
+    if ext not in ORIGINAL_EXTENSIONS.values() or not named:
+        known = "|".join(sorted(ORIGINAL_EXTENSIONS.values()))
         sample = f"{folders.store_dir}/{sha256[:2]}/{sha256}.{{{known}}}"
         return f"original path {path!r} is not the store's own name for it ({sample})"
     resolver = resolver or Resolver()
-    if not resolver.inside(folders.root / path, folders.root / folders.store_dir):
+    root = os.fspath(folders.root)
+    if not resolver.inside(_join(root, path), _join(root, folders.store_dir)):
         return f"original path {path!r} leads outside store_dir {folders.store_dir!r}"
     return None
 
@@ -299,10 +354,11 @@ def variant_path_problem(
     path: str, folders: LockFolders, resolver: Resolver | None = None
 ) -> str | None:
     """Why ``path`` is not a file inside out_dir (symlinks resolved); None if it is."""
+    root = os.fspath(folders.root)
     if (
         "\0" in path
         or posixpath.isabs(path)
-        or not (resolver or Resolver()).inside(folders.root / path, folders.root / folders.out_dir)
+        or not (resolver or Resolver()).inside(_join(root, path), _join(root, folders.out_dir))
     ):
         return f"variant path {path!r} is outside out_dir {folders.out_dir!r}"
     return None
@@ -590,6 +646,8 @@ def decode_lock(data: bytes, *, file: str) -> str:
 
 def parse_lock(text: str, *, file: str, folders: LockFolders | None = None) -> Lockfile:
     """The lock in ``text``, every entry checked (see :func:`read_entry`)."""
+    import tomllib  # only when a file is parsed, not when its parse is reused
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -614,18 +672,85 @@ def parse_lock(text: str, *, file: str, folders: LockFolders | None = None) -> L
     return Lockfile(assets, relocated=resolver.relocated)
 
 
+def paths_intact(lock: Lockfile, folders: LockFolders) -> bool:
+    """Whether every path of a lock parsed earlier still stays where it must.
+
+    For a lock read from a cache: its paths are the very strings that were
+    checked when it was parsed with these ``folders`` (the cache's key), so
+    their form holds; what the filesystem makes of them (symlinks) is checked
+    now, folder by folder: each folder is resolved once and listed once, and a
+    file that is a symlink (or an odd name) is resolved on its own.
+    """
+    root = os.fspath(folders.root)
+    resolver = Resolver(listing=True)
+    store: set[str] = set()
+    out: set[str] = set()
+    for entry in lock.assets.values():
+        store.update(original.path for original in entry.candidates)
+        out.update(variant.path for variant in entry.variants)
+    return all(
+        _all_inside(resolver, root, paths, _join(root, base))
+        for base, paths in ((folders.store_dir, store), (folders.out_dir, out))
+    )
+
+
+def _all_inside(resolver: Resolver, root: str, paths: set[str], base: str) -> bool:
+    """Whether every project-relative path resolves strictly inside ``base``."""
+    by_folder: dict[str, set[str]] = {}
+    for path in paths:
+        head, _, name = path.rpartition("/")
+        by_folder.setdefault(head, set()).add(name)
+    try:
+        real_base = resolver.folder(base)
+        for head, names in by_folder.items():
+            folder = _join(root, head) if head else root
+            real = resolver.folder(folder)
+            links = resolver.links(real)
+            odd = {name for name in names if name in ("", ".", "..") or links is None}
+            odd |= names & links if links is not None else set()
+            if any(not resolver.inside(_join(folder, name), base) for name in odd):
+                return False
+            plain = real == real_base or real.startswith(real_base.rstrip(os.sep) + os.sep)
+            if names - odd and not plain:
+                return False
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+class ParsedLocks(Protocol):
+    """Where parsed locks are kept between commands (:mod:`assetgen.state_cache`)."""
+
+    def get(self, digest: str, folders: LockFolders) -> Lockfile | None:
+        """The lock parsed from bytes of SHA-256 ``digest`` with ``folders``, if kept."""
+
+    def put(self, digest: str, folders: LockFolders, lock: Lockfile) -> None:
+        """Keep ``lock``, parsed from bytes of SHA-256 ``digest`` with ``folders``."""
+
+
 class LockStore:
     """The lockfile on disk plus its journal: read, record, fold.
 
     With ``folders``, every path read from either file is checked to stay in
-    the folder assetgen owns for it (see :class:`LockFolders`).
+    the folder assetgen owns for it (see :class:`LockFolders`). The lock is
+    parsed once per content: a read of the same bytes (by SHA-256) reuses the
+    parse, from memory or from ``parsed``, its paths checked again.
     """
 
-    def __init__(self, path: Path, journal: Path, folders: LockFolders | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        journal: Path,
+        folders: LockFolders | None = None,
+        parsed: ParsedLocks | None = None,
+    ) -> None:
         self.path = path
         self.journal = journal
         self.folders = folders
+        self.parsed = parsed
         self._journal_handle: Any = None
+        self._memo: tuple[str, Lockfile] | None = None
+        """The last lock parsed (or reused), by the SHA-256 of its bytes."""
 
     def display(self, path: Path) -> str:
         """``path`` as messages name it: project-relative when the project is known."""
@@ -642,7 +767,33 @@ class LockStore:
             return Lockfile()
         except OSError as exc:
             raise LockfileError(f"cannot be read: {exc.strerror or exc}", file=file) from None
-        return parse_lock(decode_lock(data, file=file), file=file, folders=self.folders)
+        digest = hashlib.sha256(data).hexdigest()
+        lock = self._reuse(digest)
+        if lock is None:
+            lock = parse_lock(decode_lock(data, file=file), file=file, folders=self.folders)
+            self._memo = (digest, lock)
+            if self.parsed is not None and self.folders is not None:
+                self.parsed.put(digest, self.folders, lock)
+        return lock.copy()
+
+    def digest(self, lock: Lockfile) -> str | None:
+        """The SHA-256 of the bytes ``lock`` was parsed from, if it still holds just that."""
+        if self._memo is None or lock.assets != self._memo[1].assets:
+            return None  # entries are shared with the parse: unchanged ones compare by identity
+        return self._memo[0]
+
+    def _reuse(self, digest: str) -> Lockfile | None:
+        """The lock parsed earlier from these bytes: by this process (a build reads the
+        lock its plan read), or kept by another one, if its paths are still safe."""
+        if self.folders is None:
+            return None
+        if self._memo is not None and self._memo[0] == digest:
+            return self._memo[1]
+        lock = self.parsed.get(digest, self.folders) if self.parsed is not None else None
+        if lock is None or not paths_intact(lock, self.folders):
+            return None
+        self._memo = (digest, lock)
+        return lock
 
     def load(self) -> Lockfile:
         """The lock with any journal of an interrupted build applied (not written)."""

@@ -19,11 +19,14 @@ Assets and variants are sorted, so the file only changes when outputs do.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from pathlib import PurePosixPath
-from typing import Any
+import marshal
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
 
 from .fsutil import atomic_write_text
+from .hashing import text_sha256
 from .lockfile import LockEntry, Lockfile, LockVariant
 from .spec_types import Spec
 
@@ -84,20 +87,72 @@ def manifest_text(spec: Spec, lock: Lockfile) -> str:
     return json.dumps(manifest_data(spec, lock), indent=2, ensure_ascii=False) + "\n"
 
 
-def manifest_current(spec: Spec, lock: Lockfile) -> bool:
-    """Whether the manifest on disk (if one is configured) matches the lock."""
+class ManifestMemo(Protocol):
+    """Remembers which manifest text each state gives (:mod:`assetgen.state_cache`)."""
+
+    def manifest_digest(self, path: Path, fingerprint: str) -> str | None:
+        """The SHA-256 of the text written to ``path`` for ``fingerprint``, if known."""
+
+    def remember_manifest(self, path: Path, fingerprint: str, digest: str) -> None:
+        """Keep the SHA-256 of the text for ``fingerprint``."""
+
+
+def manifest_fingerprint(spec: Spec, lock: Lockfile, lock_digest: str | None = None) -> str:
+    """A digest of everything :func:`manifest_data` reads: equal fingerprints, equal texts.
+
+    Building the text of a large manifest costs far more than this; with the
+    digest of the lock's bytes (``lock`` parsed from them, unchanged) even less.
+    """
+    settings = (MANIFEST_VERSION, spec.build.url_prefix, spec.build.out_dir, spec.build.store_dir)
+    if lock_digest is not None:
+        return text_sha256(repr(("lock", lock_digest, *settings)))
+    rows: list[Any] = list(settings)
+    for name in sorted(lock.assets):
+        entry = lock.assets[name]
+        variants = [
+            (v.path, v.width, v.height, v.format, v.bytes, v.sha256) for v in entry.variants
+        ]
+        rows.append((name, entry.original.width, entry.original.height, variants))
+    return hashlib.sha256(marshal.dumps(rows, 2)).hexdigest()  # version 2: no references
+
+
+def manifest_current(
+    spec: Spec, lock: Lockfile, memo: ManifestMemo | None = None, lock_digest: str | None = None
+) -> bool:
+    """Whether the manifest on disk (if one is configured) matches the lock.
+
+    With ``memo``, the text is built only for a state not seen before
+    (``lock_digest``: see :func:`manifest_fingerprint`).
+    """
     if spec.build.manifest is None:
         return True
     path = spec.project_path(spec.build.manifest)
     try:
-        return path.read_text(encoding="utf-8") == manifest_text(spec, lock)
+        written = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return False
+    if memo is None:
+        return written == manifest_text(spec, lock)
+    fingerprint = manifest_fingerprint(spec, lock, lock_digest)
+    known = memo.manifest_digest(path, fingerprint)
+    if known is None:
+        known = text_sha256(manifest_text(spec, lock))
+        memo.remember_manifest(path, fingerprint, known)
+    return text_sha256(written) == known
 
 
-def write_manifest(spec: Spec, lock: Lockfile) -> bool:
+def write_manifest(
+    spec: Spec, lock: Lockfile, memo: ManifestMemo | None = None, lock_digest: str | None = None
+) -> bool:
     """Write the manifest if configured and changed; return whether it was written."""
-    if spec.build.manifest is None or manifest_current(spec, lock):
+    if spec.build.manifest is None or manifest_current(spec, lock, memo, lock_digest):
         return False
-    atomic_write_text(spec.project_path(spec.build.manifest), manifest_text(spec, lock))
+    text = manifest_text(spec, lock)
+    atomic_write_text(spec.project_path(spec.build.manifest), text)
+    if memo is not None:
+        memo.remember_manifest(
+            spec.project_path(spec.build.manifest),
+            manifest_fingerprint(spec, lock),
+            text_sha256(text),
+        )
     return True

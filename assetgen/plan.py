@@ -16,6 +16,7 @@ Actions, in the order a build prefers them:
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
@@ -35,7 +36,7 @@ from .lockfile import (
 )
 from .reasons import UP_TO_DATE, Reason
 from .spec_types import Spec, VariantSpec
-from .store import KeyRecord, Store
+from .store import KeyRecord, OriginalState, Store
 from .validation import did_you_mean
 from .wording import parameter_change
 
@@ -269,9 +270,11 @@ class Planner:
         self.hashes = hashes
         self.estimate = estimate
         self.provider = spec.provider.name
+        self.root = os.fspath(spec.root)
         self.by_key = {entry.key: entry for entry in lock.assets.values()}
         self.notes: list[str] = []
         """Things the user should hear once (variants written once for several entries)."""
+        self._states: dict[tuple[str, str], OriginalState] = {}
 
     def plan(self, assets: list[Asset]) -> Plan:
         planned: dict[str, AssetStep] = {}
@@ -311,6 +314,7 @@ class Planner:
 
     def replan(self, step: AssetStep, originals: Mapping[str, Original]) -> AssetStep:
         """A pending step again, now that the originals it is made from exist."""
+        self._states.clear()  # the build has written to the store since
         return self.step(resolve(step.asset, originals, self.spec.root))
 
     def known_originals(self, key: str, entry: LockEntry | None) -> KeyRecord | None:
@@ -321,9 +325,17 @@ class Planner:
             record = record_from_entry(self.by_key[key])
         else:
             return self.recall(key)
-        if all(self.store.present(c) or self.store.in_cache(c) for c in record.candidates):
+        if all(self.state_of(c) == "present" or self.store.in_cache(c) for c in record.candidates):
             return record
         return self.recall(key)
+
+    def state_of(self, original: LockOriginal) -> OriginalState:
+        """The store's state of an original, looked at once per plan (it is asked twice)."""
+        known = (original.path, original.sha256)
+        state = self._states.get(known)
+        if state is None:
+            state = self._states[known] = self.store.state(original)
+        return state
 
     def recall(self, key: str) -> KeyRecord | None:
         """The key cache's record of ``key``, its originals named where this store keeps them.
@@ -382,7 +394,7 @@ class Planner:
         if not same_key:
             reason = replace(why_generate(asset, entry, self.provider), known_original=True)
             return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)
-        state = self.store.state(original)
+        state = self.state_of(original)
         if state != "present":
             text = f"original {state} in the store, restored from the local cache"
             reason = Reason("original-altered" if state == "altered" else "original-restored", text)
@@ -425,7 +437,8 @@ class Planner:
         return tuple(seen.values()) if len(seen) < len(variants) else variants
 
     def output_intact(self, variant: LockVariant) -> bool:
-        return self.hashes.sha256_or_none(self.spec.root / variant.path) == variant.sha256
+        path = f"{self.root}{os.sep}{variant.path}"  # a str: thousands per plan
+        return self.hashes.sha256_or_none(path) == variant.sha256
 
     def render_reason(
         self, variants: tuple[VariantStep, ...], recorded: tuple[LockVariant, ...]

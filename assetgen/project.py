@@ -20,11 +20,13 @@ from .fsutil import is_within, leftover_temps, remove_files
 from .graph import Asset, expand
 from .hashing import HashCache
 from .lockfile import LockEntry, Lockfile, LockFolders, LockStore
+from .manifest import manifest_current, write_manifest
 from .outputs import check_outputs
 from .plan import Plan, PlanOptions, make_plan, matching
 from .providers.base import ImageRequest, InputImage
-from .spec import load_spec, with_provider
+from .spec import with_provider
 from .spec_types import DEFAULT_STATE_DIR, Spec
+from .state_cache import StateCache
 from .store import Store
 
 
@@ -37,6 +39,11 @@ class Project:
     draft: bool = False
     frozen: bool = False
     """Read-only even under the project lock: a leftover journal is never folded."""
+    state: StateCache | None = None
+    """Parsed state kept between commands (``.assetgen/parsed/``); None: always expand."""
+    state_key: str = ""
+    """What the expansion depends on besides templates and inputs: the spec's bytes
+    and the options that change it (draft, ``--provider``)."""
     _holding: bool = field(default=False, init=False, repr=False)
 
     def describe(self, name: str, plan: Plan | None = None) -> dict[str, Any]:
@@ -139,9 +146,20 @@ class Project:
         return [folder for folder in folders if is_within(folder, self.root)]
 
     def leftovers(self) -> list[Path]:
-        """Temp files that killed assetgen processes left in the folders assetgen writes."""
+        """Temp files that killed assetgen processes left in the folders assetgen writes.
+
+        Folders unchanged since a scan found them clean are not listed again
+        (the listing is kept in the parsed-state cache).
+        """
         trees, folders = self.owned_folders()
-        return leftover_temps(trees, folders)
+        if self.state is None:
+            return leftover_temps(trees, folders)
+        listing = self.state.clean_folders(self.root)
+        before = dict(listing)
+        found = leftover_temps(trees, folders, listing)
+        if listing != before:
+            self.state.remember_clean_folders(self.root, listing)
+        return found
 
     def remove_leftovers(self) -> list[Path]:
         """Delete :meth:`leftovers` (call it holding the project lock); returns them."""
@@ -158,7 +176,17 @@ class Project:
         return self.spec.root
 
     def assets(self) -> list[Asset]:
-        return expand(self.spec, self.hashes)
+        if self.state is None:
+            return expand(self.spec, self.hashes)
+        return self.state.assets(self.spec, self.hashes, key=self.state_key)
+
+    def manifest_current(self, lock: Lockfile) -> bool:
+        """Whether the manifest (if one is configured) is what ``lock`` gives."""
+        return manifest_current(self.spec, lock, self.state, self.locks.digest(lock))
+
+    def write_manifest(self, lock: Lockfile) -> bool:
+        """Bring the manifest (if one is configured) in line with ``lock``."""
+        return write_manifest(self.spec, lock, self.state, self.locks.digest(lock))
 
     def select_candidate(self, name: str, entry: LockEntry, index: int) -> None:
         """Make candidate ``index`` the asset's selection, durably (needs :meth:`exclusive`).
@@ -284,8 +312,14 @@ def draft_spec(spec: Spec) -> Spec:
 
 
 def open_project(spec_path: Path, *, provider: str | None = None, draft: bool = False) -> Project:
-    """Load and validate the spec at ``spec_path`` and open the project's state."""
-    spec = with_provider(load_spec(spec_path), provider)
+    """Load and validate the spec at ``spec_path`` and open the project's state.
+
+    What was parsed before from the same files comes from the parsed-state
+    cache (:mod:`assetgen.state_cache`), checked against them.
+    """
+    parsed = StateCache(spec_path.resolve().parent / DEFAULT_STATE_DIR)
+    loaded, digest = parsed.spec(spec_path)
+    spec = with_provider(loaded, provider)
     if draft:
         spec = draft_spec(spec)
     state = spec.state_dir
@@ -299,8 +333,11 @@ def open_project(spec_path: Path, *, provider: str | None = None, draft: bool = 
             spec.project_path(spec.build.lockfile),
             journal,
             LockFolders(spec.root, spec.build.store_dir, spec.build.out_dir),
+            parsed,
         ),
         draft=draft,
+        state=parsed,
+        state_key=f"{digest}:{spec.provider.name}:{'draft' if draft else 'build'}",
     )
 
 

@@ -24,9 +24,11 @@ from typing import Any
 import jinja2
 from jinja2 import filters as jinja_filters
 from jinja2.exceptions import SecurityError
+from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import SpecError
+from .hashing import text_sha256
 from .limits import (
     MAX_FORMAT_WIDTH,
     MAX_INT_BITS,
@@ -39,6 +41,8 @@ from .limits import (
 from .validation import did_you_mean
 
 STOCK_PREFIX = "stock"
+MAX_COMPILED = 4096
+"""Inline templates kept compiled per environment (a spec has a few per ``[[asset]]``)."""
 
 
 def normalise(text: str) -> str:
@@ -120,6 +124,17 @@ class BoundedSandbox(SandboxedEnvironment):
         """``range()`` numbers yielded in the current render."""
         self.globals["range"] = self._range
         self.filters.update(center=_center, indent=_indent, format=_format)
+        self._compiled: dict[str, jinja2.Template] = {}
+
+    def compiled(self, source: str) -> jinja2.Template:
+        """``from_string(source)``, compiled once per source (a matrix renders one
+        name and one prompt template per entry: compiling each is most of the cost)."""
+        template = self._compiled.get(source)
+        if template is None:
+            if len(self._compiled) >= MAX_COMPILED:
+                self._compiled.clear()
+            template = self._compiled[source] = self.from_string(source)
+        return template
 
     def _range(self, *args: int) -> range:
         numbers = range(*args)
@@ -237,10 +252,67 @@ _USER_ERRORS = (
 """What a template can raise by itself: the template's fault, so a spec error."""
 
 
+TemplateRead = tuple[str, str] | None
+"""How a template name was found: ``(file, SHA-256 of the source compiled)``, or
+``None`` when no file had it (``{% include ... ignore missing %}``)."""
+
+
+class RecordingLoader(jinja2.ChoiceLoader):
+    """The project's folder, then the stock templates; records what each render read.
+
+    Every use of a template goes through the loader (a first load) or through
+    the ``uptodate`` check of the copy Jinja2 keeps compiled: both record the
+    name with the file and the digest of the source that was compiled, so
+    :attr:`reads` names exactly what the renders since :meth:`begin` depended
+    on (includes, imports and extends too, and names that were not found).
+    """
+
+    def __init__(self, loaders: list[jinja2.BaseLoader]) -> None:
+        super().__init__(loaders)
+        self.reads: dict[str, TemplateRead] = {}
+
+    def begin(self) -> None:
+        """Start recording afresh (one expansion of a spec)."""
+        self.reads = {}
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        try:
+            source, filename, uptodate = super().get_source(environment, template)
+        except jinja2.TemplateNotFound:
+            self.reads[template] = None
+            raise
+        read = (filename or "", text_sha256(source))
+        self.reads[template] = read
+
+        def checked() -> bool:
+            self.reads[template] = read
+            return uptodate() if uptodate is not None else True
+
+        return source, filename, checked
+
+    # ChoiceLoader.load asks its loaders directly; BaseLoader.load goes through
+    # get_source above (same templates, same compilation).
+    load = jinja2.BaseLoader.load
+
+
+def template_files(templates_dir: Path, name: str) -> list[Path]:
+    """Every file the loader may read for the template ``name``, in the order it looks."""
+    try:
+        pieces = split_template_path(name)
+    except jinja2.TemplateNotFound:
+        return []
+    found = [templates_dir.joinpath(*pieces)]
+    if len(pieces) > 1 and pieces[0] == STOCK_PREFIX:
+        found.append(stock_templates_dir().joinpath(*pieces[1:]))
+    return found
+
+
 @cache
 def environment(templates_dir: Path) -> BoundedSandbox:
     """One environment per template folder, so compiled templates are reused."""
-    loader = jinja2.ChoiceLoader(
+    loader = RecordingLoader(
         [
             jinja2.FileSystemLoader(str(templates_dir)),
             jinja2.PrefixLoader(
@@ -297,13 +369,23 @@ class PromptRenderer:
         self.templates_dir = templates_dir
         self.spec_file = spec_file
         self.env = environment(templates_dir)
+        self.loader.begin()
+
+    @property
+    def loader(self) -> RecordingLoader:
+        assert isinstance(self.env.loader, RecordingLoader)
+        return self.env.loader
+
+    def reads(self) -> dict[str, TemplateRead]:
+        """Every template name the renders of this renderer used, and how it was found."""
+        return dict(self.loader.reads)
 
     def render_string(
         self, source: str, variables: dict[str, Any], *, asset: str, field: str
     ) -> str:
         """Render an inline template (a name, an inline prompt, an input path)."""
         try:
-            return _bounded_render(self.env, self.env.from_string(source), variables)
+            return _bounded_render(self.env, self.env.compiled(source), variables)
         except jinja2.UndefinedError as exc:
             raise undefined_error(exc, source, variables, asset, field, self.spec_file) from exc
         except _USER_ERRORS as exc:

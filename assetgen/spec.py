@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
-import tomllib
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -107,10 +107,13 @@ def find_spec(start: Path) -> Path | None:
     return None
 
 
-def load_spec(path: Path) -> Spec:
-    """Read, validate and return the spec at ``path``; raise every problem at once."""
+def load_spec(path: Path, *, raw: bytes | None = None) -> Spec:
+    """Read, validate and return the spec at ``path``; raise every problem at once.
+
+    ``raw``: the file's bytes, already read (with :func:`read_spec`).
+    """
     path = path.resolve()
-    data = parse_spec(path)
+    data = parse_spec(path, raw)
     SpecErrors.raise_if_any(
         SpecError(message, file=path.name, field=field or None)
         for field, message in structure_problems(data)
@@ -122,8 +125,8 @@ def load_spec(path: Path) -> Spec:
         raise SpecError(f"cannot read the spec: {exc}", file=path.name) from exc
 
 
-def parse_spec(path: Path) -> dict[str, Any]:
-    """The parsed TOML of ``path``, read with a size limit; every failure a SpecError."""
+def read_spec(path: Path) -> bytes:
+    """The bytes of the spec at ``path``, read with a size limit; every failure a SpecError."""
     if path.exists() and not path.is_file():
         raise SpecError("not a regular file", file=str(path))
     try:
@@ -135,6 +138,14 @@ def parse_spec(path: Path) -> dict[str, Any]:
         raise SpecError(f"cannot read the spec: {exc.strerror}", file=path.name) from exc
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError(f"larger than {MAX_SPEC_BYTES // (1024 * 1024)} MiB", file=path.name)
+    return raw
+
+
+def parse_spec(path: Path, raw: bytes | None = None) -> dict[str, Any]:
+    """The parsed TOML of ``path`` (or of its bytes ``raw``); every failure a SpecError."""
+    import tomllib  # only when a file is parsed, not when its parse is reused
+
+    raw = read_spec(path) if raw is None else raw
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -178,24 +189,7 @@ class SpecReader(TableReader):
         )
 
     def check_layout(self, build: BuildConfig, assets: list[AssetSpec]) -> None:
-        """Output folders apart from what assetgen does not own; literal inputs allowed.
-
-        Inputs written as templates are checked after rendering, by :mod:`assetgen.graph`.
-        """
-        layout, problems = build_layout(self.path.parent, self.path, build)
-        if layout is not None:
-            problems = layout_problems(layout)
-        for field, message in problems:
-            self.problem(f"{shown(written_value(build, field))} {message}", field=f"build.{field}")
-        if layout is None:
-            return
-        for asset in assets:
-            for field, source in asset.input_fields():
-                if "{" in source or source.startswith("@"):
-                    continue
-                _, reason = check_input(layout, source, self.path.parent)
-                if reason and reason != "file not found":
-                    self.problem(f"{shown(source)} {reason}", field=field, asset=asset.label)
+        self.problems.extend(layout_errors(self.path, build, assets))
 
     def read_build(self, table: dict[str, Any]) -> BuildConfig:
         self.unknown_keys(table, BUILD_KEYS, "build.")
@@ -608,6 +602,33 @@ class SpecReader(TableReader):
             )
             return {}
         return out
+
+
+def layout_errors(path: Path, build: BuildConfig, assets: Iterable[AssetSpec]) -> list[SpecError]:
+    """Output folders apart from what assetgen does not own; literal inputs allowed.
+
+    Depends on the filesystem (symlinks are followed), so a spec read from a
+    cache is checked again. Inputs written as templates are checked after
+    rendering, by :mod:`assetgen.graph`.
+    """
+    errors: list[SpecError] = []
+    layout, problems = build_layout(path.parent, path, build)
+    if layout is not None:
+        problems = layout_problems(layout)
+    for field, message in problems:
+        message = f"{shown(written_value(build, field))} {message}"
+        errors.append(SpecError(message, file=path.name, field=f"build.{field}"))
+    if layout is None:
+        return errors
+    for asset in assets:
+        for field, source in asset.input_fields():
+            if "{" in source or source.startswith("@"):
+                continue
+            _, reason = check_input(layout, source, path.parent)
+            if reason and reason != "file not found":
+                message = f"{shown(source)} {reason}"
+                errors.append(SpecError(message, file=path.name, asset=asset.label, field=field))
+    return errors
 
 
 def written_value(build: BuildConfig, field: str) -> str:

@@ -204,10 +204,10 @@ class Store:
 
     def state(self, original: LockOriginal) -> OriginalState:
         """``present`` (right bytes), ``missing``, or ``altered`` (bytes no longer match)."""
-        path = self.root / original.path
+        path = f"{self.root}{os.sep}{original.path}"  # a str, not a Path: one per asset
         if self.hashes.sha256_or_none(path) == original.sha256:
             return "present"
-        return "altered" if path.exists() else "missing"
+        return "altered" if os.path.exists(path) else "missing"
 
     def present(self, original: LockOriginal) -> bool:
         """Whether the store holds this original with the right content."""

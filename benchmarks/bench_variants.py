@@ -2,6 +2,14 @@
 
     python benchmarks/bench_variants.py --assets 24 --jobs 2
     python benchmarks/bench_variants.py --encoders      # the sweep behind the defaults
+    python benchmarks/bench_variants.py --originals SRC --count 50   # write originals
+    python benchmarks/bench_variants.py --workload SRC OUT           # assetgen renders them
+
+``--workload`` is assetgen's own rendering path (the build's pool and
+``render_job``: one decode per original, atomic durable writes, hashes) on
+the workload "WebP 768 q80, WebP 1536 q80, JPEG 1024 q85" of every PNG in
+SRC; ``benchmarks/pillow_pool.py`` is the hand-written yardstick for it. Both
+print the bytes they wrote.
 
 Synthetic 1536x1024 originals (soft shapes, lines and a little grain, like a
 generated illustration) are written to a temporary folder; each gets the
@@ -164,14 +172,46 @@ def _encode(
     return best, size
 
 
+WORKLOAD = ((768, "webp", 80), (1536, "webp", 80), (1024, "jpeg", 85))
+
+
+def write_originals(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        synthetic(index).save(folder / f"original-{index:03d}.png", compress_level=1)
+
+
+def workload(src: Path, out: Path, workers: int) -> int:
+    """Render the workload with assetgen's pool; the bytes written."""
+    targets = tuple(
+        VariantTarget(
+            VariantSpec(width=width, format=fmt, quality=quality, filename="{name}-{width}.{ext}"),
+            f"{width}-{fmt}",
+            "#ffffff",
+        )
+        for width, fmt, quality in WORKLOAD
+    )
+    jobs = [VariantJob(path.stem, path, out, targets) for path in sorted(src.glob("*.png"))]
+    with make_pool(workers) as pool:
+        results = list(pool.map(render_job, jobs))
+    return sum(v.bytes for result in results for v in result.variants)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--originals", type=Path, metavar="SRC", help="write --count originals")
+    parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--workload", type=Path, nargs=2, metavar=("SRC", "OUT"))
     parser.add_argument("--assets", type=int, default=24, help="originals to render")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pool size")
     parser.add_argument("--encoders", action="store_true", help="sweep encoder settings")
     parser.add_argument("--repeat", type=int, default=3, help="sweep: best of N encodes")
     args = parser.parse_args(argv)
-    if args.encoders:
+    if args.originals:
+        write_originals(args.originals, args.count)
+    elif args.workload:
+        print(workload(*args.workload, args.jobs))
+    elif args.encoders:
         for kind in ("grain", "flat"):
             sweep(kind, args.repeat)
     else:

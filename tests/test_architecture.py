@@ -48,11 +48,12 @@ LAYERS = {
         "report",
         "batch_state",
         "provenance_lock",
+        "state_cache",
     },
     4: {"plan", "budget", "outputs", "models_report"},
     5: {"project", "verify", "gc", "provenance_verify"},
     6: {"build", "batching"},
-    7: {"watch", "gallery"},
+    7: {"session", "watch", "gallery"},
     8: {"console", "scaffold", "cli", "__main__"},
 }
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
@@ -71,7 +72,7 @@ OWNERS = {
         "store.py",
         "filenames.py",
         "gallery.py",
-        "providers/offline.py",
+        "providers/offline_render.py",
         "providers/inputs.py",
         "providers/decode.py",
     },

@@ -506,6 +506,8 @@ def test_every_written_file_gets_the_umask_mode(tmp_path: Path, umask: int, mode
     assert (root / ".assetgen/gallery/index.html").exists()
     assert list((root / ".assetgen/cache/objects").rglob("*.png"))
     wrong = {p.relative_to(root).as_posix(): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    secret = ".assetgen/parsed/secret"  # the parsed-state cache's key: the one private file
+    assert wrong.pop(secret) == oct(0o600)
     assert {k: v for k, v in wrong.items() if v != oct(mode)} == {}
 
 
