@@ -24,7 +24,8 @@ from .errors import SpecError, SpecErrors
 from .hashing import HashCache
 from .layout import build_layout, check_input
 from .prompts import PromptRenderer
-from .spec_types import DEFAULT_PARAMS, PROVIDER_KEY_REVISIONS, AssetSpec, Spec, VariantSpec
+from .provider_registry import key_revision
+from .spec_types import DEFAULT_PARAMS, AssetSpec, Spec, VariantSpec
 from .validation import SHOWN_CHARS, shown
 
 KEY_SCHEMA = 1
@@ -136,7 +137,7 @@ def generation_key(provider: str, asset: Asset) -> str:
         {
             "schema": KEY_SCHEMA,
             "provider": provider,
-            "revision": PROVIDER_KEY_REVISIONS.get(provider, 0),
+            "revision": key_revision(provider),
             "model": asset.model,
             "operation": asset.operation,
             "prompt": asset.prompt,

@@ -22,7 +22,7 @@ from .hashing import HashCache
 from .lockfile import LockEntry, Lockfile, LockFolders, LockStore
 from .plan import Plan, PlanOptions, make_plan, matching
 from .providers.base import ImageRequest, InputImage
-from .spec import load_spec, with_provider
+from .spec import load_spec
 from .spec_types import DEFAULT_STATE_DIR, Spec
 from .store import Store
 
@@ -276,7 +276,7 @@ def draft_spec(spec: Spec) -> Spec:
 
 def open_project(spec_path: Path, *, provider: str | None = None, draft: bool = False) -> Project:
     """Load and validate the spec at ``spec_path`` and open the project's state."""
-    spec = with_provider(load_spec(spec_path), provider)
+    spec = load_spec(spec_path, provider=provider)
     if draft:
         spec = draft_spec(spec)
     state = spec.state_dir
