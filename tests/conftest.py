@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -39,3 +43,39 @@ def _reset_fake_api(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 # --- end of fake Images API ----------------------------------------------------------------
+
+
+# --- an installed third-party provider (tests/example_provider) ----------------------------
+
+EXAMPLE_PROVIDER = Path(__file__).parent / "example_provider"
+
+
+@pytest.fixture
+def solid_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``assetgen-solid`` installed for this test: its entry point is registered, by name.
+
+    Writes the ``*.dist-info`` pip would write, with the entry points of the example's
+    own ``pyproject.toml``, into a folder put on ``sys.path``; all of it undone after.
+    """
+    from assetgen import provider_registry
+
+    project = tomllib.loads((EXAMPLE_PROVIDER / "pyproject.toml").read_text())["project"]
+    site = tmp_path_factory.mktemp("site-packages")
+    info = site / f"assetgen_solid-{project['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+    )
+    lines = ["[assetgen.providers]"]
+    lines += [f"{k} = {v}" for k, v in project["entry-points"]["assetgen.providers"].items()]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    added = [str(site), str(EXAMPLE_PROVIDER)]
+    sys.path[:0] = added
+    importlib.invalidate_caches()
+    provider_registry.forget()
+    try:
+        yield "solid"
+    finally:
+        for entry in added:
+            sys.path.remove(entry)
+        provider_registry.forget()

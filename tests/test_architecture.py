@@ -64,6 +64,7 @@ OWNERS = {
         "providers/offline.py",
         "providers/inputs.py",
         "providers/decode.py",
+        "providers/contract.py",
     },
 }
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from assetgen.graph import expand, generation_key, variant_key
 from assetgen.hashing import HashCache
 from assetgen.prompts import normalise
