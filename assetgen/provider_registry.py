@@ -111,7 +111,7 @@ def refuse(entry: Registration, reason: str | None) -> Registration:
 
 
 def clash(entries: list[Registration]) -> str:
-    return "registered by several packages (" + ", ".join(e.origin for e in entries) + ")"
+    return "registered by several packages (" + ", ".join(sorted(e.origin for e in entries)) + ")"
 
 
 def name_problem(name: str) -> str | None:
