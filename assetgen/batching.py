@@ -108,7 +108,7 @@ def with_batches(
     Only the ``openai`` provider has a Batch API; a project with batch records
     is always wrapped, so their keys are never sent direct.
     """
-    if provider.kind != "openai":
+    if provider.name != "openai":
         return provider
     states = BatchStates(project.spec.state_dir)
     if not options.use and not states.load():
@@ -133,11 +133,12 @@ class _Run:
 class BatchedProvider(Provider):
     """The ``openai`` provider, with the plan's generations sent as batches."""
 
+    name = "openai"  # only the openai provider is wrapped (see with_batches)
+
     def __init__(
         self, inner: Provider, project: Project, options: BatchOptions, *, emit: Emit = ignore
     ) -> None:
         super().__init__(emit)
-        self.kind = inner.kind
         self.inner = inner
         self.options = options
         self.states = BatchStates(project.spec.state_dir)

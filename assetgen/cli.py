@@ -459,8 +459,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.action == "wait":
         return batch_wait(project, args)
     provider = make_provider(project, Progress(quiet=True))
-    if provider.kind != "openai":
-        raise UsageError(f"the {provider.kind} provider has no Batch API")
+    if provider.name != "openai":
+        raise UsageError(f"the {provider.name} provider has no Batch API")
 
     import asyncio
 

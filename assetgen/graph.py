@@ -23,10 +23,10 @@ from typing import Any, Literal
 from .errors import SpecError, SpecErrors
 from .hashing import HashCache
 from .layout import build_layout, check_input
+from .provider_registry import key_revision
 from .spec_types import (
     DEFAULT_PARAMS,
     PLACEHOLDER_PROVENANCE_PROVIDERS,
-    PROVIDER_KEY_REVISIONS,
     AssetSpec,
     Spec,
     VariantSpec,
@@ -149,7 +149,7 @@ def generation_key(provider: str, asset: Asset) -> str:
     payload = {
         "schema": KEY_SCHEMA,
         "provider": provider,
-        "revision": PROVIDER_KEY_REVISIONS.get(provider, 0),
+        "revision": key_revision(provider),
         "model": asset.model,
         "operation": asset.operation,
         "prompt": asset.prompt,

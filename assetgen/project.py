@@ -24,7 +24,6 @@ from .manifest import manifest_current, write_manifest
 from .outputs import check_outputs
 from .plan import Plan, PlanOptions, make_plan, matching
 from .providers.base import ImageRequest, InputImage
-from .spec import with_provider
 from .spec_types import DEFAULT_STATE_DIR, Spec
 from .state_cache import StateCache
 from .store import Store
@@ -318,8 +317,7 @@ def open_project(spec_path: Path, *, provider: str | None = None, draft: bool = 
     cache (:mod:`assetgen.state_cache`), checked against them.
     """
     parsed = StateCache(spec_path.resolve().parent / DEFAULT_STATE_DIR)
-    loaded, digest = parsed.spec(spec_path)
-    spec = with_provider(loaded, provider)
+    spec, digest = parsed.spec(spec_path, provider=provider)
     if draft:
         spec = draft_spec(spec)
     state = spec.state_dir

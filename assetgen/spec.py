@@ -13,10 +13,10 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from . import provider_registry
 from .checks import (
     is_bool,
     is_dict,
@@ -28,22 +28,19 @@ from .checks import (
     is_percent,
     is_percent_nonzero,
     is_positive_int,
-    is_positive_number,
     is_size,
     is_str,
-    is_table_of_tables,
 )
-from .errors import SpecError, SpecErrors
+from .errors import SpecError, SpecErrors, UsageError
 from .layout import build_layout, check_input, layout_problems
 from .paths import path_text_problem
+from .provider_spec import ProviderReader
 from .spec_types import (
     BACKGROUNDS,
-    BATCH_MODES,
     C2PA_MODES,
     COMPLEXITIES,
     DEFAULT_SPEC_NAME,
     FITS,
-    IMAGE_FIELDS,
     INPUT_FIDELITIES,
     MAX_ASSETS,
     MAX_NESTING,
@@ -51,7 +48,6 @@ from .spec_types import (
     MAX_VARIANTS,
     MODERATIONS,
     OUTPUT_FORMATS,
-    PROVIDER_NAMES,
     QUALITIES,
     SIGNING_ALGS,
     TRANSPARENCIES,
@@ -59,15 +55,13 @@ from .spec_types import (
     AssetSpec,
     BuildConfig,
     ProvenanceConfig,
-    ProviderConfig,
     Spec,
     VariantSpec,
 )
-from .validation import TableReader, did_you_mean, shown, structure_problems
+from .validation import did_you_mean, shown, structure_problems
 
 SECTIONS = ("build", "provider", "provenance", "defaults", "vars", "variant_sets", "asset")
 BUILD_KEYS = tuple(BuildConfig.__dataclass_fields__)
-PROVIDER_KEYS = tuple(k for k in ProviderConfig.__dataclass_fields__ if k != "base_url_set")
 PROVENANCE_KEYS = tuple(ProvenanceConfig.__dataclass_fields__)
 GENERATION_KEYS = (
     "size",
@@ -107,11 +101,16 @@ def find_spec(start: Path) -> Path | None:
     return None
 
 
-def load_spec(path: Path, *, raw: bytes | None = None) -> Spec:
+def load_spec(path: Path, *, provider: str | None = None, raw: bytes | None = None) -> Spec:
     """Read, validate and return the spec at ``path``; raise every problem at once.
 
-    ``raw``: the file's bytes, already read (with :func:`read_spec`).
+    ``provider`` (``--provider``) overrides ``[provider] name``; an unknown one is a
+    UsageError blamed on the option, before the spec is read. ``raw``: the file's
+    bytes, already read (with :func:`read_spec`).
     """
+    if provider is not None and not provider_registry.is_registered(provider):
+        message, hint = provider_registry.unknown(provider)
+        raise UsageError(f"--provider {provider}: {message}", hint=hint)
     path = path.resolve()
     data = parse_spec(path, raw)
     SpecErrors.raise_if_any(
@@ -119,7 +118,7 @@ def load_spec(path: Path, *, raw: bytes | None = None) -> Spec:
         for field, message in structure_problems(data)
     )
     try:
-        return SpecReader(path, data).read()
+        return SpecReader(path, data, provider=provider).read()
     except (RecursionError, ValueError, OSError, OverflowError) as exc:
         # Last resort: every check above should have caught it with a location.
         raise SpecError(f"cannot read the spec: {exc}", file=path.name) from exc
@@ -158,7 +157,7 @@ def parse_spec(path: Path, raw: bytes | None = None) -> dict[str, Any]:
         raise SpecError(f"not valid TOML: {exc}", file=path.name) from exc
 
 
-class SpecReader(TableReader):
+class SpecReader(ProviderReader):
     """One validation pass over the parsed TOML of ``assetgen.toml``."""
 
     # -- sections ---------------------------------------------------------
@@ -227,40 +226,6 @@ class SpecReader(TableReader):
             if reason:
                 self.problem(f"{shown(folder)} {reason}", field=f"build.allow_inputs[{position}]")
         return tuple(folders)
-
-    def read_provider(self, table: dict[str, Any]) -> ProviderConfig:
-        self.unknown_keys(table, PROVIDER_KEYS, "provider.")
-        p = "provider."
-        values: dict[str, Any] = {
-            "name": self.choice(table, "name", PROVIDER_NAMES, prefix=p),
-            "image_field": self.choice(table, "image_field", IMAGE_FIELDS, prefix=p),
-            "timeout": self.typed(
-                table, "timeout", is_positive_number, "a number of seconds > 0", prefix=p
-            ),
-            "concurrency": self.typed(
-                table, "concurrency", is_positive_int, "an integer >= 1", prefix=p
-            ),
-            "max_retries": self.typed(
-                table, "max_retries", is_non_negative_int, "an integer >= 0", prefix=p
-            ),
-            "requests_per_minute": self.typed(
-                table, "requests_per_minute", is_positive_number, "a number > 0", prefix=p
-            ),
-            "prices": self.typed(
-                table, "prices", is_table_of_tables, "a table of tables", prefix=p
-            ),
-            "batch": self.choice(table, "batch", BATCH_MODES, prefix=p),
-            "batch_poll": self.typed(
-                table, "batch_poll", is_positive_number, "a number of seconds > 0", prefix=p
-            ),
-            "batch_wait": self.typed(
-                table, "batch_wait", is_non_negative_number, "a number of seconds >= 0", prefix=p
-            ),
-        }
-        for key in ("model", "base_url", "api_key_env", "organization", "project"):
-            values[key] = self.typed(table, key, is_non_empty_str, "a non-empty string", prefix=p)
-        values["base_url_set"] = values["base_url"] is not None
-        return ProviderConfig(**{k: v for k, v in values.items() if v is not None})
 
     def read_provenance(self, table: dict[str, Any]) -> ProvenanceConfig:
         """``[provenance]``; signing material is read only when a build signs."""
@@ -636,10 +601,3 @@ def written_value(build: BuildConfig, field: str) -> str:
     if field.startswith("allow_inputs["):
         return build.allow_inputs[int(field.removeprefix("allow_inputs[").rstrip("]"))]
     return str(getattr(build, field))
-
-
-def with_provider(spec: Spec, name: str | None) -> Spec:
-    """The spec with ``[provider] name`` overridden (``--provider``)."""
-    if name is None or name == spec.provider.name:
-        return spec
-    return replace(spec, provider=replace(spec.provider, name=name))

@@ -43,7 +43,6 @@ OUTPUT_FORMATS = ("png", "jpeg", "webp")
 INPUT_FIDELITIES = ("low", "high")
 VARIANT_FORMATS = ("png", "jpeg", "webp", "avif")
 FITS = ("cover", "contain", "inside")
-PROVIDER_NAMES = ("offline", "openai")
 IMAGE_FIELDS = ("auto", "image[]", "image")
 MAX_ASSETS = 10_000
 """Most concrete assets one spec may make (matrices included): checked before expanding."""
@@ -53,9 +52,6 @@ MAX_SPEC_BYTES = 4 * 1024 * 1024
 """Largest ``assetgen.toml`` read."""
 MAX_NESTING = 32
 """Deepest nesting of tables and arrays in a spec."""
-PROVIDER_KEY_REVISIONS = {"offline": 1}
-"""Part of every generation key of that provider: bumping one (say, when the
-offline renderer draws differently) regenerates that provider's images only."""
 C2PA_MODES = ("off", "keep-original", "sign")
 """``[provenance] c2pa``: ignore C2PA, record the originals' manifests, or sign variants."""
 SIGNING_ALGS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
@@ -97,10 +93,16 @@ class BuildConfig:
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """``[provider]``: which image service, and how to talk to it."""
+    """``[provider]``: which image service, and how to talk to it.
+
+    These fields are the users' contract (most of them the built-in ``openai``
+    provider's settings) and stay flat in ``[provider]``; a provider's own
+    settings are ``options``, from the table ``[provider.<name>]``.
+    """
 
     name: str = "openai"
-    """``openai`` (any OpenAI-compatible Images API) or ``offline``."""
+    """A registered provider (:mod:`assetgen.provider_registry`): ``openai`` (any
+    OpenAI-compatible Images API), ``offline``, or one a package adds."""
     model: str = DEFAULT_MODEL
     base_url: str = DEFAULT_BASE_URL
     base_url_set: bool = False
@@ -127,6 +129,9 @@ class ProviderConfig:
     """Seconds between two looks at a running batch."""
     batch_wait: float = DEFAULT_BATCH_WAIT
     """Seconds a build waits for its batches at most (0: submit and leave, like ``--no-wait``)."""
+    options: Any = None
+    """The provider's own options: ``[provider.<name>]`` read into its ``options_class``
+    (what its constructor receives as ``options=``); ``None`` until the spec is read."""
 
 
 @dataclass(frozen=True)

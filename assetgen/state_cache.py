@@ -81,6 +81,7 @@ from .lockfile import (
     LockProvenance,
     LockVariant,
 )
+from .providers.base import NoOptions
 from .spec import layout_errors, load_spec, read_spec
 from .spec_types import (
     AssetSpec,
@@ -104,8 +105,8 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 _ALLOWED: dict[tuple[str, str], type] = {
     (cls.__module__, cls.__qualname__): cls
     for cls in (
-        Spec, BuildConfig, ProviderConfig, ProvenanceConfig, VariantSpec, AssetSpec, Asset,
-        InputRef, Lockfile, LockEntry, LockOriginal, LockVariant, LockInput, LockProvenance,
+        Spec, BuildConfig, ProviderConfig, ProvenanceConfig, NoOptions, VariantSpec, AssetSpec,
+        Asset, InputRef, Lockfile, LockEntry, LockOriginal, LockVariant, LockInput, LockProvenance,
         pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath,
         datetime.date, datetime.time, datetime.datetime, datetime.timedelta, datetime.timezone,
     )
@@ -247,16 +248,17 @@ class StateCache:
 
     # -- the spec -------------------------------------------------------------
 
-    def spec(self, path: Path) -> tuple[Spec, str]:
-        """The validated spec at ``path`` and the SHA-256 of its bytes."""
+    def spec(self, path: Path, *, provider: str | None = None) -> tuple[Spec, str]:
+        """The validated spec at ``path`` (``provider``: ``--provider``) and its bytes' SHA-256."""
         path = path.resolve()
         raw = read_spec(path)
         digest = hashlib.sha256(raw).hexdigest()
-        spec = self.read("spec", str(path), digest)
+        identity = f"{path}\0{provider or ''}"
+        spec = self.read("spec", identity, digest)
         if isinstance(spec, Spec) and spec.path == path and not self._layout_moved(spec):
             return spec, digest
-        spec = load_spec(path, raw=raw)
-        self.write("spec", str(path), digest, spec)
+        spec = load_spec(path, provider=provider, raw=raw)
+        self.write("spec", identity, digest, spec)
         return spec, digest
 
     @staticmethod

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -39,3 +43,48 @@ def _reset_fake_api(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 # --- end of fake Images API ----------------------------------------------------------------
+
+
+# --- an installed third-party provider (tests/example_provider) ----------------------------
+
+EXAMPLE_PROVIDER = Path(__file__).parent / "example_provider"
+
+
+def write_dist_info(site: Path, name: str, version: str, points: dict[str, str]) -> None:
+    """What pip writes for an installed package with ``assetgen.providers`` entry points."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = ["[assetgen.providers]", *(f"{key} = {value}" for key, value in points.items())]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def site_packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder on ``sys.path`` to "install" packages into (``write_dist_info``), for one test.
+
+    The provider registry forgets what it read, before and after.
+    """
+    from assetgen import provider_registry
+
+    site = tmp_path_factory.mktemp("site-packages")
+    added = [str(site), str(EXAMPLE_PROVIDER)]
+    sys.path[:0] = added
+    importlib.invalidate_caches()
+    provider_registry.forget()
+    try:
+        yield site
+    finally:
+        for entry in added:
+            sys.path.remove(entry)
+        provider_registry.forget()
+
+
+@pytest.fixture
+def solid_provider(site_packages: Path) -> str:
+    """``assetgen-solid`` (tests/example_provider) installed, with the entry points of its
+    own ``pyproject.toml``; its name."""
+    project = tomllib.loads((EXAMPLE_PROVIDER / "pyproject.toml").read_text())["project"]
+    points = project["entry-points"]["assetgen.providers"]
+    write_dist_info(site_packages, project["name"], project["version"], points)
+    return "solid"

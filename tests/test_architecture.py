@@ -37,6 +37,10 @@ LAYERS = {
         "chroma",
         "provenance",
         "provenance_keys",
+        "prices",
+        "options",
+        "provider_spec",
+        "provider_registry",
     },
     2: {"graph", "dependencies"},
     3: {
@@ -75,6 +79,7 @@ OWNERS = {
         "providers/offline_render.py",
         "providers/inputs.py",
         "providers/decode.py",
+        "providers/contract.py",
     },
 }
 

@@ -237,7 +237,7 @@ def test_check_accepts_good_sizes_and_costs_nothing() -> None:
     for size in ("auto", "16x16", "4096x16", "1536x1024"):
         provider.check(request(size=size))
     assert provider.estimate_cost(request()) == 0.0
-    assert provider.kind == "offline"
+    assert provider.name == "offline"
 
 
 def test_tiny_images_render() -> None:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from assetgen.graph import expand, generation_key, variant_key
 from assetgen.hashing import HashCache
 from assetgen.prompts import normalise
@@ -188,16 +190,14 @@ def test_variant_key_ignores_nothing_in_the_recipe() -> None:
     assert variant_key("ab", recipe) != variant_key("ab", {**recipe, "quality": 81})
 
 
-def test_offline_renderer_revision_is_in_the_key(tmp_path: Path) -> None:
+def test_offline_renderer_revision_is_in_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from assetgen.providers import offline
-    from assetgen.spec_types import PROVIDER_KEY_REVISIONS
 
     path = make_project(tmp_path, '[[asset]]\nname = "x"\nprompt = "fox"\n')
     (asset,) = expand(load_spec(path), HashCache())
     before = generation_key("offline", asset)
-    assert PROVIDER_KEY_REVISIONS["offline"] == offline.RENDERER_VERSION
-    PROVIDER_KEY_REVISIONS["offline"] += 1
-    try:
-        assert generation_key("offline", asset) != before
-    finally:
-        PROVIDER_KEY_REVISIONS["offline"] -= 1
+    assert offline.OfflineProvider.key_revision == offline.RENDERER_VERSION
+    monkeypatch.setattr(offline.OfflineProvider, "key_revision", offline.RENDERER_VERSION + 1)
+    assert generation_key("offline", asset) != before

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from ..events import Emit, ignore
 
@@ -114,14 +114,31 @@ class ImageResult:
     warnings: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a provider that takes none: its ``[provider.<name>]`` must be empty."""
+
+
 class Provider(ABC):
     """An image model behind a uniform, async interface.
 
-    Subclasses set ``kind`` (the value of ``[provider] name``): it is part of
-    every generation key, so results of different providers never mix.
+    A subclass declares what the registry (:mod:`assetgen.provider_registry`)
+    and the spec reader need, as class attributes:
+
+    * ``name``: the value of ``[provider] name``; part of every generation key,
+      so results of different providers never mix.
+    * ``key_revision``: in every key of this provider; bump it when the same
+      request would now give a different image, to regenerate this provider's only.
+    * ``options_class``: a frozen dataclass of the provider's own settings, read
+      from ``[provider.<name>]`` (see :mod:`assetgen.options`).
+
+    It is constructed as ``cls(config, options=options, emit=emit)``: ``config``
+    the ``[provider]`` table, ``options`` the validated ``options_class`` instance.
     """
 
-    kind: str = ""
+    name: ClassVar[str] = ""
+    key_revision: ClassVar[int] = 0
+    options_class: ClassVar[type[Any]] = NoOptions
 
     def __init__(self, emit: Emit = ignore) -> None:
         self.emit = emit

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
-from ..errors import SpecError
+from ..errors import SpecError, SpecErrors
+from ..prices import price_problems
 from .base import ImageRequest, Usage
 
 MB = 1024 * 1024
@@ -484,108 +485,19 @@ def usage_cost(prices: Prices, usage: Usage | None) -> float | None:
     return round(total / 1_000_000, 8) if math.isfinite(total) and total >= 0 else None
 
 
-PRICE_KEYS = (
-    "text_input",
-    "image_input",
-    "output",
-    "per_image",
-    "cached_text_input",
-    "cached_image_input",
-)
-
-
-MAX_TOKEN_PRICE = 10_000.0
-"""USD per 1M tokens, at most: far above any model's, so a larger one is a typo."""
-MAX_IMAGE_PRICE = 1_000.0
-"""USD per image, at most."""
-
-
 def parse_price_overrides(
     raw: Mapping[str, Mapping[str, Any]], *, file: str | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Check ``[provider] prices`` (``{model: {field: value}}``); raise SpecError on a bad one.
+    """Check ``[provider] prices`` (``{model: {field: value}}``); raise every problem at once.
 
-    Every price is a finite number from 0 to a generous maximum: a negative,
-    NaN or infinite price would make costs (and ``--max-cost``) meaningless.
-    ``file`` (the spec's name) goes into the error.
+    The spec reader reports these with the rest of the spec; this check holds
+    however a :class:`~assetgen.spec_types.ProviderConfig` was made. ``file``
+    (the spec's name) goes into the errors.
     """
-    try:
-        return _parse_price_overrides(raw)
-    except SpecError as exc:
-        exc.file = exc.file or file
-        raise
-
-
-def _parse_price_overrides(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    for model, entry in raw.items():
-        _refuse_unquoted_id(model, entry)
-        for key, value in entry.items():
-            where = f"provider.prices.{model}.{key}"
-            if key not in PRICE_KEYS:
-                raise SpecError(
-                    f"unknown price {key!r}; expected one of {', '.join(PRICE_KEYS)}", field=where
-                )
-            if key == "per_image":
-                _check_per_image(value, where)
-            elif not _is_price(value, MAX_TOKEN_PRICE):
-                raise SpecError(
-                    f"expected USD per 1M tokens (a number from 0 to {MAX_TOKEN_PRICE:g}), "
-                    f"got {_shown(value)}",
-                    field=where,
-                )
+    SpecErrors.raise_if_any(
+        SpecError(message, file=file, field=field) for field, message in price_problems(raw)
+    )
     return {model: dict(entry) for model, entry in raw.items()}
-
-
-def _is_price(value: object, limit: float) -> bool:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value) and 0 <= value <= limit
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
-def _shown(value: object) -> str:
-    try:
-        text = repr(value)
-    except ValueError:  # an integer over Python's 4300-digit limit
-        return "a huge integer"
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _refuse_unquoted_id(model: str, entry: Mapping[str, Any]) -> None:
-    """``[provider.prices.gpt-image-1.5]`` unquoted is TOML for ``gpt-image-1`` → ``5``."""
-    dotted = unquoted_id(model, entry)
-    if dotted is not None:
-        raise SpecError(
-            f'quote the model id: [provider.prices."{dotted}"] (unquoted, TOML reads '
-            "each dot as a nested table)",
-            field=f'provider.prices."{dotted}"',
-        )
-
-
-def unquoted_id(model: str, entry: Mapping[str, Any]) -> str | None:
-    """The dotted model id a nested price table was meant to be, if it is one."""
-    for key, value in entry.items():
-        if key != "per_image" and isinstance(value, Mapping):
-            return unquoted_id(f"{model}.{key}", value) or f"{model}.{key}"
-    return None
-
-
-def _check_per_image(value: object, where: str) -> None:
-    example = '{ medium = { "1024x1024" = 0.011 } }'
-    rows = value.values() if isinstance(value, Mapping) else None
-    if rows is None or not all(isinstance(row, Mapping) for row in rows):
-        raise SpecError(f"expected USD per image by quality and size, like {example}", field=where)
-    assert isinstance(value, Mapping)
-    for quality, row in value.items():
-        for size, usd in row.items():
-            if not _is_price(usd, MAX_IMAGE_PRICE):
-                raise SpecError(
-                    f"expected USD per image (a number from 0 to {MAX_IMAGE_PRICE:g}), "
-                    f"got {_shown(usd)}",
-                    field=f"{where}.{quality}.{size}",
-                )
 
 
 def prices_for(model: str, overrides: Mapping[str, Mapping[str, Any]]) -> Prices:

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 from ..errors import SpecError
 from ..events import Emit, Event, ignore
 from ..masks import check_header
-from ..spec_types import DEFAULT_BASE_URL, PROVIDER_KEY_REVISIONS
-from .base import ImageRequest, ImageResult, Provider
+from ..spec_types import DEFAULT_BASE_URL
+from .base import ImageRequest, ImageResult, NoOptions, Provider
 from .lifecycle import lifecycle_note
 from .models import ModelProfile, profile_for
 from .profile_check import profile_problems, raise_problems
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 Color = tuple[int, int, int]
 Size = tuple[int, int]
 
-RENDERER_VERSION = PROVIDER_KEY_REVISIONS["offline"]  # in every offline key
+RENDERER_VERSION = 1
+"""The offline key revision: bump it when the renderer draws differently."""
 AUTO_SIZE: Size = (1024, 1024)
 MIN_SIDE, MAX_SIDE = 16, 4096
 FORMATS = ("png", "jpeg", "webp")
@@ -63,9 +64,12 @@ _SIZE = re.compile(r"(\d+)x(\d+)", re.ASCII)
 class OfflineProvider(Provider):
     """Renders placeholder art locally: free, instant and reproducible."""
 
-    kind = "offline"
+    name = "offline"
+    key_revision = RENDERER_VERSION
 
-    def __init__(self, config: ProviderConfig, *, emit: Emit = ignore) -> None:
+    def __init__(
+        self, config: ProviderConfig, *, options: NoOptions | None = None, emit: Emit = ignore
+    ) -> None:
         super().__init__(emit)
         self.config = config
         self._noted: set[str] = set()

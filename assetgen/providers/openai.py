@@ -40,7 +40,7 @@ from ..errors import AssetgenError, ProviderAuthError, ProviderError, SpecError
 from ..events import Emit, Event, EventKind, ignore
 from ..secrets import Redactor, key_problem
 from ..spec_types import ProviderConfig
-from .base import ImageRequest, ImageResult, Provider, Usage
+from .base import ImageRequest, ImageResult, NoOptions, Provider, Usage
 from .decode import UndecodableImage, check_image
 from .estimates import estimate_usd
 from .inputs import PreparedInputs, encode_kept, input_sizes, prepare_inputs
@@ -97,12 +97,14 @@ class OpenAIProvider(Provider):
     bounds one answer. Raises SpecError for ``[provider]`` values out of range.
     """
 
-    kind = "openai"
+    name = "openai"
+    key_revision = 0
 
     def __init__(
         self,
         config: ProviderConfig,
         *,
+        options: NoOptions | None = None,
         emit: Emit = ignore,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
