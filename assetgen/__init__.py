@@ -1,13 +1,14 @@
 """assetgen: build a site's image assets from a declarative spec.
 
-The library API (the CLI is a thin shell over it)::
+The library API is a build session (the CLI and watch mode are shells over it)::
 
-    import asyncio
-    from assetgen import open_project, create_provider, build
+    from assetgen import Session
 
-    project = open_project(Path("assetgen.toml"))
-    plan = project.plan()
-    report = asyncio.run(build(project, plan, create_provider(project.spec.provider, emit=print)))
+    with Session.open("site/assetgen.toml") as session:
+        plan = session.plan()                      # every local check, all problems at once
+        session.approve(plan, ask=lambda q: False)  # a BudgetError rather than spend unasked
+        report = session.build(plan)
+    print(report.summary())
 
 Names are imported on first use, so ``import assetgen`` (and ``assetgen
 --version``) stays fast.
@@ -26,6 +27,8 @@ _EXPORTS = {
     "ProviderError": "assetgen.errors",
     "load_spec": "assetgen.spec",
     "Spec": "assetgen.spec_types",
+    "Session": "assetgen.session",
+    "CheckResult": "assetgen.session",
     "open_project": "assetgen.project",
     "Project": "assetgen.project",
     "Plan": "assetgen.plan",

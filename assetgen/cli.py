@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .budget import money
-from .errors import AssetgenError, ResultPending, SpecError, UsageError
+from .errors import AssetgenError, ResultPending, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .plan import Plan
     from .project import Project
-    from .providers.base import Provider
     from .report import BuildReport
+    from .session import Session
 
 EXIT_INTERRUPTED = 130
 
@@ -176,8 +178,7 @@ EXIT_BROKEN_PIPE = 141
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        if args.directory:
-            change_directory(args.directory)
+        check_directory(args)
         return COMMANDS[args.command](args)
     except AssetgenError as exc:
         report_error(exc)
@@ -198,22 +199,26 @@ def report_error(exc: AssetgenError) -> None:
     print(f"error: {text}" if "\n" not in text else f"error:\n{text}", file=sys.stderr)
 
 
-def change_directory(directory: str) -> None:
-    try:
-        os.chdir(directory)
-    except OSError as exc:
-        raise UsageError(f"-C {directory}: {exc.strerror}") from exc
+def check_directory(args: argparse.Namespace) -> None:
+    """``-C DIR`` must be a folder: every path of the command is taken relative to it."""
+    if args.directory and not Path(args.directory).is_dir():
+        raise UsageError(f"-C {args.directory}: no such folder")
+
+
+def working_dir(args: argparse.Namespace) -> Path:
+    """The folder given by ``-C`` (the process's own working directory is never changed)."""
+    return Path(args.directory or ".")
 
 
 def spec_path(args: argparse.Namespace) -> Path:
     from .spec import find_spec
 
     if args.spec:
-        path = Path(args.spec)
+        path: Path = working_dir(args) / str(args.spec)
         if not path.is_file():
             raise UsageError(f"spec file not found: {args.spec}")
         return path
-    found = find_spec(Path.cwd())
+    found = find_spec(working_dir(args).resolve())
     if found is None:
         raise UsageError(
             "no assetgen.toml here or in any parent folder",
@@ -228,6 +233,18 @@ def open_from_args(args: argparse.Namespace) -> Project:
     return open_project(spec_path(args), provider=getattr(args, "provider", None))
 
 
+def ask(question: str) -> bool | None:
+    """A yes/no question on the terminal (default no); ``None`` where nobody can answer."""
+    if not sys.stdin.isatty():
+        return None
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def terminal_ask() -> Callable[[str], bool] | None:
+    """:func:`ask` where a terminal can answer, else ``None`` (CI: refuse, never hang)."""
+    return (lambda question: bool(ask(question))) if sys.stdin.isatty() else None
+
+
 # -- init -----------------------------------------------------------------------
 
 
@@ -240,7 +257,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         ("kept", ".gitignore"): f" (already ignores {DEFAULT_STATE_DIR}/)",
         ("kept", "prompts/hero.j2"): " (yours, unchanged: the starter spec uses it)",
     }
-    for what, path in write_starter(Path.cwd(), force=args.force):
+    for what, path in write_starter(working_dir(args), force=args.force):
         print(f"{what} {path}{notes.get((what, path), '')}")
     print("next: `assetgen plan`, then `assetgen build`")
     return 0
@@ -249,40 +266,17 @@ def cmd_init(args: argparse.Namespace) -> int:
 # -- plan -----------------------------------------------------------------------
 
 
-def make_provider(project: Project, emit: Any) -> Provider:
-    from .providers import create_provider
-
-    try:
-        return create_provider(project.spec.provider, emit=emit)
-    except SpecError as exc:  # the provider checks [provider] values of its own
-        exc.file = exc.file or project.spec.display_path
-        raise
-
-
-def compute_plan(
-    project: Project, provider: Provider, refresh: list[str] | None = None, rerender: bool = False
-) -> Plan:
-    from .project import to_request
-
-    return project.plan(
-        estimate=lambda asset: provider.estimate_cost(to_request(asset, "")),
-        refresh=refresh,
-        rerender=rerender,
-    )
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .batching import batch_options, plan_routes, with_batches
-    from .build import preflight
+    from .batching import batch_options, plan_routes
     from .console import Progress, graph_lines, plan_lines
+    from .session import Session
 
-    project = open_from_args(args)
     progress = Progress(quiet=args.quiet)
+    project = open_from_args(args)
     options = batch_options(project.spec.provider, batch=args.batch, no_batch=args.no_batch)
-    provider = with_batches(make_provider(project, progress), project, options, emit=progress)
-    plan = compute_plan(project, provider)
-    preflight(provider, plan, file=project.spec.display_path)  # exit 2, no key needed
-    routes = plan_routes(provider, plan)
+    session = Session(project, emit=progress, batching=options)
+    plan = session.plan()  # every local check: exit 2, no key needed
+    routes = plan_routes(session.provider, plan)
     if args.graph:
         lines = graph_lines(plan, args.graph)
     elif args.json:
@@ -298,8 +292,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from .batching import batch_options, batches_json
     from .build import BuildOptions
     from .console import Progress
+    from .session import Session
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -307,8 +303,6 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise UsageError("--frozen goes with --locked")
     if args.locked:
         return verify_locked(args, write=not args.frozen)
-    from .batching import batch_options, batches_json
-
     progress = Progress(quiet=args.quiet or args.json, verbose=args.verbose)
     project = open_from_args(args)
     batching = batch_options(
@@ -316,39 +310,29 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     if batching.mode == "ask" and sys.stdin.isatty():
         batching = replace(batching, confirm_direct=confirm_direct)
-    provider, plan = build_plan(project, args, batching, progress)
-    if declined_batch(provider, plan, batching):
-        provider, plan = build_plan(project, args, replace(batching, mode="never"), progress)
-    budget = args.max_cost if args.max_cost is not None else project.spec.build.max_cost
-    approve_cost(plan, budget, project.spec.build.confirm_above, yes=args.yes)
-    options = BuildOptions(jobs=args.jobs, max_cost=budget)
-    report = run_build(project, plan, provider, progress, options)
-    report.batches = batches_json(provider)
+    session = Session(project, emit=progress, batching=batching)
+    plan = session.plan(args.names, refresh=args.refresh or (), rerender=args.rerender)
+    if declined_batch(session, plan):
+        session.use_batching(replace(batching, mode="never"))
+        plan = session.plan(args.names, refresh=args.refresh or (), rerender=args.rerender)
+    budget = session.budget(args.max_cost)
+    session.approve(plan, budget=budget, yes=args.yes, ask=terminal_ask())
+    try:
+        report = session.build(plan, BuildOptions(jobs=args.jobs, max_cost=budget))
+        report.batches = batches_json(session.provider_used)
+    finally:
+        progress.close()
     return finish_build(report, as_json=args.json)
 
 
-def build_plan(
-    project: Project, args: argparse.Namespace, batching: Any, progress: Any
-) -> tuple[Provider, Plan]:
-    """The provider (with batches as ``batching`` says) and the checked plan of a build."""
-    from .batching import with_batches
-    from .build import preflight
-    from .plan import select
-
-    provider = with_batches(make_provider(project, progress), project, batching, emit=progress)
-    plan = compute_plan(project, provider, refresh=args.refresh, rerender=args.rerender)
-    if args.names:
-        plan = select(plan, args.names)
-    preflight(provider, plan, file=project.spec.display_path)  # before any cost question
-    return provider, plan
-
-
-def declined_batch(provider: Provider, plan: Plan, batching: Any) -> bool:
+def declined_batch(session: Session, plan: Plan) -> bool:
     """``batch = "ask"`` on a terminal: whether the user wants the generations direct."""
     from .batching import plan_routes
 
-    count = sum(1 for route in plan_routes(provider, plan).values() if route == "batch")
-    if batching.mode != "ask" or not count or not sys.stdin.isatty():
+    routes = plan_routes(session.provider, plan).values()
+    count = sum(1 for route in routes if route == "batch")
+    batching = session.batching
+    if batching is None or batching.mode != "ask" or not count or not sys.stdin.isatty():
         return False
     question = (
         f"{count} generation{'s' if count != 1 else ''} can go through the Batch API at half "
@@ -360,45 +344,8 @@ def declined_batch(provider: Provider, plan: Plan, batching: Any) -> bool:
 
 def confirm_direct(count: int) -> bool:
     """This base URL has no Batch API: whether to send the generations direct."""
-    question = (
-        f"send the {count} generation{'s' if count != 1 else ''} direct, at the full price? [y/N] "
-    )
-    return input(question).strip().lower() in ("y", "yes")
-
-
-def run_build(
-    project: Project, plan: Plan, provider: Provider | None, progress: Any, options: Any = None
-) -> Any:
-    """Run a plan inside one event loop (the provider's client lives in it)."""
-    from .events import Event
-
-    progress(Event("plan", data={"total": sum(1 for s in plan.steps if s.action != "fresh")}))
-    for note in plan.notes:
-        progress(Event("note", note))
-    if plan.is_noop:  # nothing to run: no loop, and a provider that sent nothing holds nothing
-        from .build import build_fresh
-
-        try:
-            return build_fresh(project, plan, emit=progress)
-        finally:
-            progress.close()
-
-    import asyncio
-
-    from .build import build
-
-    async def run() -> Any:
-        try:
-            used = provider if plan.api_calls else None
-            return await build(project, plan, used, emit=progress, options=options)
-        finally:
-            if provider is not None:
-                await provider.aclose()
-
-    try:
-        return asyncio.run(run())
-    finally:
-        progress.close()
+    question = f"send the {count} generation{'s' if count != 1 else ''} direct, at the full price?"
+    return bool(ask(question))
 
 
 def finish_build(report: BuildReport, *, as_json: bool) -> int:
@@ -433,36 +380,24 @@ def finish_build(report: BuildReport, *, as_json: bool) -> int:
     return 0
 
 
-def approve_cost(plan: Plan, budget: float | None, confirm_above: float, *, yes: bool) -> None:
-    """Refuse a plan over budget; without one, ask (terminal) or refuse (CI) above a threshold."""
-    from .budget import check_cost
-    from .errors import BudgetError
-
-    check = check_cost(plan, budget, confirm_above, yes=yes)
-    if check.verdict == "refuse" or (check.verdict == "ask" and not sys.stdin.isatty()):
-        raise BudgetError(check.message, hint=check.hint)
-    if check.verdict == "ask":
-        answer = input(f"{check.message}. Go ahead? [y/N] ").strip().lower()
-        if answer not in ("y", "yes"):
-            raise BudgetError("stopped: nothing was generated")
-
-
 # -- batch ---------------------------------------------------------------------------------
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """``batch status|wait|cancel``: the batches recorded under ``.assetgen/batches/``."""
+    import asyncio
+
     from .batching import cancel, statuses
     from .console import Progress, batch_status_lines
+    from .session import Session
 
     project = open_from_args(args)
     if args.action == "wait":
         return batch_wait(project, args)
-    provider = make_provider(project, Progress(quiet=True))
+    session = Session(project, emit=Progress(quiet=True))
+    provider = session.direct
     if provider.name != "openai":
         raise UsageError(f"the {provider.name} provider has no Batch API")
-
-    import asyncio
 
     async def run() -> Any:
         try:
@@ -470,7 +405,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 return await cancel(provider, project)
             return await statuses(provider, project)
         finally:
-            await provider.aclose()
+            await session.aclose()
 
     if args.action == "cancel":
         with project.exclusive():
@@ -484,21 +419,26 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def batch_wait(project: Project, args: argparse.Namespace) -> int:
     """Collect the results of recorded batches for the spec's assets; submit nothing new."""
-    from .batching import batch_options, batches_json, plan_routes, with_batches
+    from .batching import batch_options, batches_json, plan_routes
     from .console import Progress
     from .plan import select
+    from .session import Session
 
     progress = Progress(quiet=args.quiet or args.json, verbose=args.verbose)
     options = replace(batch_options(project.spec.provider), submit=False)
-    provider = with_batches(make_provider(project, progress), project, options, emit=progress)
-    plan = compute_plan(project, provider)
-    waiting = sorted(plan_routes(provider, plan))
+    session = Session(project, emit=progress, batching=options)
+    plan = session.plan()
+    waiting = sorted(plan_routes(session.provider, plan))
     if not waiting:
+        session.close()
         progress.close()
         print("no asset of this spec waits in a batch")
         return 0
-    report = run_build(project, select(plan, waiting), provider, progress)
-    report.batches = batches_json(provider)
+    try:
+        report = session.build(select(plan, waiting))
+        report.batches = batches_json(session.provider_used)
+    finally:
+        progress.close()
     return finish_build(report, as_json=args.json)
 
 
@@ -509,42 +449,29 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     """``build --locked`` and ``check``: never call a provider; exit 3 on drift."""
     from .console import Progress
     from .errors import OutOfDateError
-    from .plan import Plan, select
-    from .verify import missing_outputs, verify
+    from .session import Session
 
     project = open_from_args(args)
-    project.frozen = not write
-    plan = project.plan()
-    if args.names:
-        plan = select(plan, args.names)
-    verdict = verify(plan)
-    problems = list(verdict.out_of_date)
-    if not write:
-        problems += missing_outputs(verdict.rerender)
-        if not project.manifest_current(project.lock()):
-            problems.append(f"manifest out of date: {project.spec.build.manifest}")
+    session = Session(project, emit=Progress(quiet=True))
+    result = session.check(args.names, write=write)
     lockfile = project.spec.build.lockfile
-    repairable = {step.name for step in verdict.rerender} if write else set()
+    fix = fix_hint(project, args.names)
     if getattr(args, "json", False):
         print(
-            json.dumps(
-                drift_json(plan, problems, repairable, fix_hint(project, args.names)), indent=2
-            )
+            json.dumps(drift_json(result.plan, result.problems, result.repairable, fix), indent=2)
         )
-    if problems:
-        report_error(OutOfDateError(problems, file=lockfile))
-        print(f"to fix: {fix_hint(project, args.names)}", file=sys.stderr)
+    if result.problems:
+        report_error(OutOfDateError(result.problems, file=lockfile))
+        print(f"to fix: {fix}", file=sys.stderr)
         return OutOfDateError.exit_code
-    if write:
-        if verdict.rerender:
-            names = ", ".join(step.name for step in verdict.rerender)
-            print(f"re-rendering missing variants locally (no API call): {names}", file=sys.stderr)
-        progress = Progress(quiet=True)
-        report = run_build(project, Plan(steps=verdict.rerender), None, progress)
+    if result.repairable:
+        names = ", ".join(sorted(result.repairable))
+        print(f"re-rendering missing variants locally (no API call): {names}", file=sys.stderr)
+        report = session.repair(result)
         if report.failed:
             return finish_build(report, as_json=False)
     if not getattr(args, "json", False):
-        print(f"{len(plan.steps)} assets up to date with {lockfile}")
+        print(f"{len(result.plan.steps)} assets up to date with {lockfile}")
     return 0
 
 
@@ -611,29 +538,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_pick(args: argparse.Namespace) -> int:
     from .console import Progress
-    from .plan import select
+    from .session import Session
 
-    project = open_from_args(args)
-    steps = select(project.plan(), [args.name]).steps  # an unknown name: "did you mean"
-    entry = project.lock().assets.get(args.name)
-    if entry is None:
-        raise UsageError(
-            f"{args.name} is not built yet: it has no candidates to pick from",
-            hint=f"run `assetgen build {args.name}` first",
-        )
-    count = len(entry.candidates)
-    if not 0 <= args.index < count:
-        raise UsageError(f"{args.name} has {count} candidate(s): pick 0 to {count - 1}")
-    stale = [s for s in steps if s.action in ("generate", "reuse")]
-    if stale:
-        raise UsageError(
-            f"{stale[0].name} is out of date ({stale[0].reason}); pick needs a current asset",
-            hint=f"run `assetgen build {args.name}` first",
-        )
-    with project.exclusive():
-        project.select_candidate(args.name, entry, args.index)
-        plan = select(project.plan(), [args.name])
-        report = run_build(project, plan, None, Progress(quiet=args.quiet))
+    progress = Progress(quiet=args.quiet)
+    session = Session(open_from_args(args), emit=progress)
+    try:
+        report = session.pick(args.name, args.index)
+    finally:
+        progress.close()
+    entry = session.project.lock().assets[args.name]
     print(f"{args.name}: candidate {args.index} selected ({entry.candidates[args.index].path})")
     return finish_build(report, as_json=False) if report.failed else 0
 
@@ -791,7 +704,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     from .models_report import models_report
     from .spec import find_spec, load_spec
 
-    path = Path(args.spec) if args.spec else find_spec(Path.cwd())
+    path = working_dir(args) / args.spec if args.spec else find_spec(working_dir(args).resolve())
     report = models_report(load_spec(path) if path else None, names=args.names)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

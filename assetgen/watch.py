@@ -26,17 +26,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .batching import BatchOptions, with_batches
-from .budget import check_cost
-from .build import BuildOptions, build
+from .batching import BatchOptions
+from .build import BuildOptions
 from .editor_temps import is_editor_temp
 from .errors import AssetgenError, BudgetError, UsageError
 from .events import Emit, Event
 from .gallery import GalleryServer, default_output, render_gallery
 from .plan import Plan
-from .project import Project, open_project, to_request
-from .providers import create_provider
+from .project import Project, open_project
 from .report import BuildReport
+from .session import Session
 
 MAX_NAMES = 8
 """Names listed per kind in a rebuild line before ``+N more``."""
@@ -177,16 +176,15 @@ def input_files(plan: Plan) -> list[Path]:
     ]
 
 
-def check_budget(plan: Plan, project: Project) -> float | None:
+def check_budget(session: Session, plan: Plan) -> None:
     """Watch never asks: a plan over budget, or over ``confirm_above``, is refused."""
-    budget = project.spec.build.max_cost
-    check = check_cost(plan, budget, project.spec.build.confirm_above)
-    if check.verdict != "ok":
+    try:
+        session.approve(plan, ask=None)
+    except BudgetError as exc:
         raise BudgetError(
-            f"{check.message}; not built",
+            f"{exc.message}; not built",
             hint="run `assetgen build` to approve it, or use `watch --draft`",
-        )
-    return budget
+        ) from None
 
 
 class Feed:
@@ -381,21 +379,16 @@ class Watcher:
 
     async def build(self, project: Project) -> BuildReport:
         # Results waiting in a batch are looked at, never sent again: watch mode does not wait.
-        direct = create_provider(project.spec.provider, emit=self.emit)
-        provider = with_batches(direct, project, BatchOptions(wait=False), emit=self.emit)
+        session = Session(project, emit=self.emit, batching=BatchOptions(wait=False))
         try:
-            plan = project.plan(estimate=lambda a: provider.estimate_cost(to_request(a, "")))
+            plan = session.plan(checked=False)  # the build checks, and a problem is reported
             self.watch_set = WatchSet.of(project, input_files(plan))
-            budget = check_budget(plan, project)
-            self.emit(Event("plan", data={"total": sum(s.action != "fresh" for s in plan.steps)}))
+            check_budget(session, plan)
             self.building = True
-            used = provider if plan.api_calls else None
-            return await build(
-                project, plan, used, emit=self.emit, options=BuildOptions(max_cost=budget)
-            )
+            return await session.run(plan, BuildOptions(max_cost=session.budget()))
         finally:
             self.building = False
-            await provider.aclose()
+            await session.aclose()
 
     def defer(self, what: str, changed: set[Path]) -> None:
         """Keep ``changed`` for when the other build lets go of the project lock."""

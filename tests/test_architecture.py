@@ -194,6 +194,8 @@ def test_public_exports_resolve() -> None:
             "ProviderError",
             "load_spec",
             "Spec",
+            "Session",
+            "CheckResult",
             "open_project",
             "Project",
             "Plan",
