@@ -41,7 +41,7 @@ from .spec_types import ProviderConfig
 if TYPE_CHECKING:
     from .plan import Plan
     from .project import Project
-    from .providers.batch import BatchClient, BatchInfo, Line
+    from .providers.openai.batch import BatchClient, BatchInfo, Line
     from .store import Store
 
 BatchMode = Literal["never", "ask", "always"]
@@ -95,7 +95,7 @@ def batch_options(
 
 def batchable(request: ImageRequest) -> bool:
     """Generations (never edits) of a model the Batch API takes."""
-    from .providers.models import profile_for
+    from .providers.openai.models import profile_for
 
     return request.operation == "generate" and profile_for(request.model).batchable
 
@@ -157,7 +157,7 @@ class BatchedProvider(Provider):
 
     def estimate_cost(self, request: ImageRequest) -> float | None:
         """Half the direct estimate for what goes by batch (tokens are billed at half)."""
-        from .providers.models import BATCH_PRICE_FACTOR
+        from .providers.openai.models import BATCH_PRICE_FACTOR
 
         cost = self.inner.estimate_cost(request)
         if cost is None or not (self.options.use and batchable(request)):
@@ -229,8 +229,8 @@ class BatchedProvider(Provider):
 
     def client(self) -> BatchClient:
         if self._client is None:
-            from .providers.batch import BatchClient
-            from .providers.openai import OpenAIProvider
+            from .providers.openai.batch import BatchClient
+            from .providers.openai.provider import OpenAIProvider
 
             assert isinstance(self.inner, OpenAIProvider), "only the openai provider batches"
             self._client = BatchClient(self.inner)
@@ -268,7 +268,7 @@ class BatchedProvider(Provider):
         self.runs.append(_Run(record, wanted))
 
     async def _submit(self, requests: list[ImageRequest]) -> None:
-        from .providers.batch import NO_BATCH_API, input_files
+        from .providers.openai.batch import NO_BATCH_API, input_files
 
         keys = [r.key for r in requests]
         try:
@@ -322,7 +322,7 @@ class BatchedProvider(Provider):
     # -- following ------------------------------------------------------------------------------
 
     async def _follow(self, run: _Run) -> None:
-        from .providers.batch import BatchGone
+        from .providers.openai.batch import BatchGone
 
         try:
             if run.submission.batch_id is None:
@@ -362,7 +362,7 @@ class BatchedProvider(Provider):
             try:
                 info = await self.client().retrieve(run.submission.batch_id)
             except ProviderError as exc:
-                from .providers.batch import BatchGone
+                from .providers.openai.batch import BatchGone
 
                 if isinstance(exc, ProviderAuthError | BatchGone) or failures >= MAX_POLL_FAILURES:
                     raise
@@ -417,7 +417,7 @@ class BatchedProvider(Provider):
         self._fail(unrun, ProviderError(message, code=code))
 
     async def _read(self, run: _Run, info: BatchInfo, file_id: str) -> None:
-        from .providers.batch import read_lines
+        from .providers.openai.batch import read_lines
 
         path = self.states.folder / f"{run.submission.id}.{file_id}.jsonl"
         limit = (len(run.submission.keys) + 1) * self.max_line
@@ -507,7 +507,7 @@ async def statuses(provider: Provider, project: Project) -> list[dict[str, Any]]
 
 async def cancel(provider: Provider, project: Project) -> list[str]:
     """Cancel every recorded batch still running; forget those the API no longer has."""
-    from .providers.batch import BatchGone
+    from .providers.openai.batch import BatchGone
 
     wrapped = BatchedProvider(provider, project, BatchOptions())
     said = []

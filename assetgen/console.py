@@ -28,7 +28,7 @@ from .wording import without_asset
 if TYPE_CHECKING:
     from .models_report import ModelEntry, ModelsReport
     from .plan import Plan
-    from .providers.models import ModelProfile
+    from .providers.openai.models import ModelProfile
 
 BAR_WIDTH = 30
 MAX_LIVE_LINES = 8
@@ -436,7 +436,7 @@ def _sizes(profile: ModelProfile) -> str:
 
 
 def _price_lines(entry: ModelEntry) -> list[str]:
-    from .providers.estimates import HIGHER_QUALITY_FACTORS
+    from .providers.openai.estimates import HIGHER_QUALITY_FACTORS
 
     prices = entry.prices
 

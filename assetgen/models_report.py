@@ -13,8 +13,8 @@ from datetime import date
 from typing import Any
 
 from .errors import UsageError
-from .providers.estimates import COMMON_SIZES, estimated_quality, image_usd, is_assumed
-from .providers.models import (
+from .providers.openai.estimates import COMMON_SIZES, estimated_quality, image_usd, is_assumed
+from .providers.openai.models import (
     PROFILES,
     ModelProfile,
     Prices,

@@ -6,7 +6,7 @@ finite number from 0 to a generous maximum: a negative, NaN or infinite price
 would make costs (and ``--max-cost``) meaningless. :func:`price_problems` finds
 every problem at once, so the spec reader reports them with the rest of the spec,
 whichever provider the spec names; the model table applies the overrides
-(:func:`assetgen.providers.models.prices_for`).
+(:func:`assetgen.providers.openai.models.prices_for`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ PRICE_KEYS = (
     "cached_text_input",
     "cached_image_input",
 )
-"""The fields of :class:`~assetgen.providers.models.Prices` a spec may override."""
+"""The fields of :class:`~assetgen.providers.openai.models.Prices` a spec may override."""
 MAX_TOKEN_PRICE = 10_000.0
 """USD per 1M tokens, at most: far above any model's, so a larger one is a typo."""
 MAX_IMAGE_PRICE = 1_000.0

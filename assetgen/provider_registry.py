@@ -54,7 +54,7 @@ from .validation import did_you_mean
 ENTRY_POINT_GROUP = "assetgen.providers"
 BUILTINS = {
     "offline": "assetgen.providers.offline:OfflineProvider",
-    "openai": "assetgen.providers.openai:OpenAIProvider",
+    "openai": "assetgen.providers.openai.provider:OpenAIProvider",
 }
 """Built-in providers by import path (``module:class``), imported when first used."""
 RESERVED = frozenset(ProviderConfig.__dataclass_fields__)

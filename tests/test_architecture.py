@@ -63,7 +63,7 @@ LAYERS = {
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
 
 OWNERS = {
-    "httpx": {"providers/openai.py", "providers/batch.py"},
+    "httpx": {"providers/openai/provider.py", "providers/openai/batch.py"},
     "jinja2": {"prompts.py", "gallery.py"},
     "tomli_w": {"lockfile.py"},
     "watchfiles": {"watch.py"},
@@ -77,7 +77,7 @@ OWNERS = {
         "filenames.py",
         "gallery.py",
         "providers/offline_render.py",
-        "providers/inputs.py",
+        "providers/openai/inputs.py",
         "providers/decode.py",
         "providers/contract.py",
     },

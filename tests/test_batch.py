@@ -23,8 +23,8 @@ from assetgen.console import Progress
 from assetgen.events import Event
 from assetgen.project import open_project
 from assetgen.providers.base import Usage
-from assetgen.providers.batch import read_lines
-from assetgen.providers.models import BATCH_PRICE_FACTOR, prices_for, usage_cost
+from assetgen.providers.openai.batch import read_lines
+from assetgen.providers.openai.models import BATCH_PRICE_FACTOR, prices_for, usage_cost
 from tests.conftest import FAKE_API_KEY
 from tests.fakeapi import FakeImagesAPI
 from tests.fakebatch import BatchPlan

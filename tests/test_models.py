@@ -15,9 +15,9 @@ from assetgen.cli import main
 from assetgen.errors import ProviderError, SpecError
 from assetgen.events import Event
 from assetgen.providers.base import ImageRequest, InputImage
-from assetgen.providers.lifecycle import is_openai_endpoint
-from assetgen.providers.models import PROFILES
-from assetgen.providers.openai import OpenAIProvider
+from assetgen.providers.openai.lifecycle import is_openai_endpoint
+from assetgen.providers.openai.models import PROFILES
+from assetgen.providers.openai.provider import OpenAIProvider
 from assetgen.spec_types import DEFAULT_MODEL, ProviderConfig
 from tests.conftest import FAKE_API_KEY
 from tests.fakeapi import FakeImagesAPI
@@ -57,7 +57,7 @@ class FixedDay(date):
 def _today(monkeypatch: pytest.MonkeyPatch) -> None:
     """`assetgen models` and the provider judge lifecycles as of 2026-12-02."""
     monkeypatch.setattr(assetgen.models_report, "date", FixedDay)
-    monkeypatch.setattr("assetgen.providers.openai.date", FixedDay)
+    monkeypatch.setattr("assetgen.providers.openai.provider.date", FixedDay)
 
 
 @pytest.fixture

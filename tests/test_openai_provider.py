@@ -16,8 +16,8 @@ from PIL import Image, ImageChops, ImageDraw
 from assetgen.errors import InputImageError, ProviderAuthError, ProviderError, SpecError
 from assetgen.events import Event
 from assetgen.providers.base import ImageRequest, ImageResult, InputImage
-from assetgen.providers.openai import OpenAIProvider
-from assetgen.providers.retry import RetryPolicy, retry_after, should_retry
+from assetgen.providers.openai.provider import OpenAIProvider
+from assetgen.providers.openai.retry import RetryPolicy, retry_after, should_retry
 from assetgen.spec_types import ProviderConfig
 from tests.fakeapi import FakeImagesAPI, Reply
 

@@ -194,7 +194,7 @@ def test_entry_points_that_would_collide_are_refused(site_packages: Path) -> Non
     write_dist_info(site_packages, "one", "1.0", {"twin": "one:Provider"})
     write_dist_info(site_packages, "two", "2.0", {"twin": "two:Provider"})
     assert provider_registry.names() == ("offline", "openai")
-    assert provider_registry.load("openai").__module__ == "assetgen.providers.openai"
+    assert provider_registry.load("openai").__module__ == "assetgen.providers.openai.provider"
     message, _ = provider_registry.unknown("model")
     assert "provider 'model' (evil 1.0) is refused" in message
     assert "collide with the [provider] field 'model'" in message

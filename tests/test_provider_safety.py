@@ -27,11 +27,11 @@ from assetgen.events import Event
 from assetgen.hashing import sha256_file
 from assetgen.providers.base import ImageRequest, ImageResult, InputImage
 from assetgen.providers.decode import UndecodableImage, check_image
-from assetgen.providers.limits import MAX_RESPONSE_BYTES
-from assetgen.providers.models import parse_price_overrides
-from assetgen.providers.openai import OpenAIProvider
-from assetgen.providers.retry import RetryPolicy
-from assetgen.providers.wire import MalformedUsage, parse_usage
+from assetgen.providers.openai.limits import MAX_RESPONSE_BYTES
+from assetgen.providers.openai.models import parse_price_overrides
+from assetgen.providers.openai.provider import OpenAIProvider
+from assetgen.providers.openai.retry import RetryPolicy
+from assetgen.providers.openai.wire import MalformedUsage, parse_usage
 from assetgen.secrets import REDACTED, Redactor, key_problem
 from assetgen.spec_types import ProviderConfig
 from tests.conftest import FAKE_API_KEY

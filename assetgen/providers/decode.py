@@ -15,7 +15,7 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from .inputs import sniff_format
+from .openai.inputs import sniff_format
 
 FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
 """Pillow's format names of the files a provider may return, and ours."""

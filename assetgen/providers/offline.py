@@ -36,9 +36,9 @@ from ..events import Emit, Event, ignore
 from ..masks import check_header
 from ..spec_types import DEFAULT_BASE_URL
 from .base import ImageRequest, ImageResult, NoOptions, Provider
-from .lifecycle import lifecycle_note
-from .models import ModelProfile, profile_for
-from .profile_check import profile_problems, raise_problems
+from .openai.lifecycle import lifecycle_note
+from .openai.models import ModelProfile, profile_for
+from .openai.profile_check import profile_problems, raise_problems
 
 if TYPE_CHECKING:
     from ..spec_types import ProviderConfig

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Usage
+from ..base import Usage
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
-from ..errors import SpecError, SpecErrors
-from ..prices import price_problems
-from .base import ImageRequest, Usage
+from ...errors import SpecError, SpecErrors
+from ...prices import price_problems
+from ..base import ImageRequest, Usage
 
 MB = 1024 * 1024
 FIXED_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")

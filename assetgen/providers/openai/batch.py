@@ -16,7 +16,7 @@ Every answer is bounded (objects to :data:`MAX_OBJECT_BYTES`, downloads to a
 caller's limit and :data:`DOWNLOAD_SECONDS`) and checked before use: an id
 goes into URL paths only if it looks like one (:data:`~assetgen.batch_state.OBJECT_ID`).
 An output line's ``response`` goes through the provider's own checks
-(:meth:`~assetgen.providers.openai.OpenAIProvider.answer_result`: error
+(:meth:`~assetgen.providers.openai.provider.OpenAIProvider.answer_result`: error
 envelope, usage, every image decoded in full) and is priced at
 :data:`~assetgen.providers.models.BATCH_PRICE_FACTOR` of the direct price.
 
@@ -36,12 +36,12 @@ from typing import Any
 
 import httpx
 
-from ..batch_state import OBJECT_ID
-from ..errors import AssetgenError, ProviderAuthError, ProviderError
-from ..fsutil import atomic_writer
-from .base import ImageRequest, ImageResult
+from ...batch_state import OBJECT_ID
+from ...errors import AssetgenError, ProviderAuthError, ProviderError
+from ...fsutil import atomic_writer
+from ..base import ImageRequest, ImageResult
 from .models import BATCH_PRICE_FACTOR, MB, body_fields, profile_for
-from .openai import OpenAIProvider
+from .provider import OpenAIProvider
 from .retry import should_retry
 from .wire import ApiError, one_line, parse_error
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from .. import masks
-from ..errors import InputImageError
-from .base import ImageRequest, InputImage
+from ... import masks
+from ...errors import InputImageError
+from ..base import ImageRequest, InputImage
 from .models import ModelProfile
 
 # Pillow opens some camera JPEGs as MPO (JPEG with extra frames); the API reads them as JPEG.

@@ -35,13 +35,13 @@ from typing import Any
 
 import httpx
 
-from .. import __version__
-from ..errors import AssetgenError, ProviderAuthError, ProviderError, SpecError
-from ..events import Emit, Event, EventKind, ignore
-from ..secrets import Redactor, key_problem
-from ..spec_types import ProviderConfig
-from .base import ImageRequest, ImageResult, NoOptions, Provider, Usage
-from .decode import UndecodableImage, check_image
+from ... import __version__
+from ...errors import AssetgenError, ProviderAuthError, ProviderError, SpecError
+from ...events import Emit, Event, EventKind, ignore
+from ...secrets import Redactor, key_problem
+from ...spec_types import ProviderConfig
+from ..base import ImageRequest, ImageResult, NoOptions, Provider, Usage
+from ..decode import UndecodableImage, check_image
 from .estimates import estimate_usd
 from .inputs import PreparedInputs, encode_kept, input_sizes, prepare_inputs
 from .lifecycle import lifecycle_note, transparency_hint

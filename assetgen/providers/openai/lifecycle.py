@@ -12,7 +12,7 @@ from datetime import date
 from typing import Literal
 from urllib.parse import urlsplit
 
-from .base import ImageRequest
+from ..base import ImageRequest
 from .models import ModelProfile
 
 OPENAI_HOSTS = frozenset({"api.openai.com"})

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .base import ImageRequest
+from ..base import ImageRequest
 from .models import ModelProfile, Prices, parse_size
 
 SQUARE = "1024x1024"

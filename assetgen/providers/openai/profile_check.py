@@ -7,8 +7,8 @@ draws any size, but it refuses one the configured model would not take.
 
 from __future__ import annotations
 
-from ..errors import SpecError
-from .base import ImageRequest
+from ...errors import SpecError
+from ..base import ImageRequest
 from .inputs import inspect_inputs
 from .models import ModelProfile, param_problems
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import re
 
-from ..errors import SpecError
-from ..secrets import key_problem
-from ..spec_types import ProviderConfig
+from ...errors import SpecError
+from ...secrets import key_problem
+from ...spec_types import ProviderConfig
 from .models import MB
 
 MAX_RESPONSE_BYTES = 256 * MB
