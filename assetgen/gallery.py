@@ -225,7 +225,7 @@ class CardMaker:
             model=entry.model if entry is not None else asset.model,
             prompt=prompt,
             pending_prompt=asset.prompt if stale and asset.prompt != prompt else None,
-            params=dict(sorted((entry.params if entry is not None else asset.params).items())),
+            params=dict(sorted((entry.params if entry else asset.params.fields()).items())),
             cost_usd=entry.cost_usd if entry is not None else 0.0,
             generated_at=entry.generated_at if entry is not None else "",
             key=entry.key if entry is not None else "",

@@ -23,9 +23,9 @@ from typing import Any, Literal
 from .errors import SpecError, SpecErrors
 from .hashing import HashCache
 from .layout import build_layout, check_input
+from .params import GenerationParams
 from .provider_registry import key_revision
 from .spec_types import (
-    DEFAULT_PARAMS,
     PLACEHOLDER_PROVENANCE_PROVIDERS,
     AssetSpec,
     Spec,
@@ -66,7 +66,7 @@ class Asset:
     spec: AssetSpec
     prompt: str
     model: str
-    params: dict[str, Any]
+    params: GenerationParams
     inputs: tuple[InputRef, ...]
     variants: tuple[VariantSpec, ...]
     variables: dict[str, Any] = field(default_factory=dict)
@@ -115,7 +115,7 @@ def hash_key(payload: dict[str, Any]) -> str:
 
 def key_params(asset: Asset) -> dict[str, Any]:
     """The parameters that shape the returned image (part of the key and the lock)."""
-    params = dict(asset.params)
+    params = asset.params.fields()
     if asset.operation == "edit":
         params.pop("moderation", None)  # the edits endpoint has no such field
     if asset.spec.candidates > 1:
@@ -133,10 +133,7 @@ def key_params(asset: Asset) -> dict[str, Any]:
 
 def keyed(asset: Asset) -> bool:
     """Whether the asset's transparency comes from a chroma key (``transparency = "key"``)."""
-    return (
-        asset.params.get("transparency") == "key"
-        and asset.params.get("background") == "transparent"
-    )
+    return asset.params.keyed_transparency
 
 
 def generation_key(provider: str, asset: Asset) -> str:
@@ -230,7 +227,7 @@ class Expander:
             spec=asset_spec,
             prompt=prompt,
             model=asset_spec.model or self.spec.provider.model,
-            params={**DEFAULT_PARAMS, **asset_spec.params},
+            params=asset_spec.params,
             inputs=inputs,
             variants=asset_spec.variants,
             variables=variables,

@@ -56,7 +56,7 @@ def original_size(step: AssetStep) -> tuple[int, int] | None:
     if step.known is not None:
         chosen = step.known.candidates[min(step.selected, len(step.known.candidates) - 1)]
         return chosen.width, chosen.height
-    width, _, height = str(step.asset.params.get("size", "")).partition("x")
+    width, _, height = step.asset.params.size.partition("x")
     if width.isdigit() and height.isdigit():
         return int(width), int(height)
     return None

@@ -303,7 +303,7 @@ def draft_spec(spec: Spec) -> Spec:
         out_dir=f"{DRAFT_DIR}/out",
         manifest=None,
     )
-    assets = tuple(replace(a, params={**a.params, "quality": "low"}) for a in spec.assets)
+    assets = tuple(replace(a, params=replace(a.params, quality="low")) for a in spec.assets)
     provenance = spec.provenance
     if provenance.signs:
         provenance = replace(provenance, c2pa="keep-original")
@@ -351,7 +351,7 @@ def to_request(asset: Asset, key: str) -> ImageRequest:
     from .graph import keyed
 
     params = asset.params
-    prompt, background, key_colour = asset.prompt, params["background"], None
+    prompt, background, key_colour = asset.prompt, params.background, None
     if keyed(asset):
         from .chroma import choose_key, key_prompt
 
@@ -362,16 +362,16 @@ def to_request(asset: Asset, key: str) -> ImageRequest:
         key=key,
         prompt=prompt,
         model=asset.model,
-        size=params["size"],
-        quality=params["quality"],
+        size=params.size,
+        quality=params.quality,
         background=background,
         key_colour=key_colour,
         n=asset.spec.candidates,
-        output_format=params.get("output_format", "png"),
-        output_compression=params.get("output_compression"),
-        moderation=params.get("moderation"),
-        input_fidelity=params.get("input_fidelity"),
-        complexity=params.get("complexity"),
+        output_format=params.output_format or "png",
+        output_compression=params.output_compression,
+        moderation=params.moderation,
+        input_fidelity=params.input_fidelity,
+        complexity=params.complexity,
         image=image("image"),
         mask=image("mask"),
         references=tuple(

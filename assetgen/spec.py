@@ -33,6 +33,7 @@ from .checks import (
 )
 from .errors import SpecError, SpecErrors, UsageError
 from .layout import build_layout, check_input, layout_problems
+from .params import GenerationParams
 from .paths import path_text_problem
 from .provider_spec import ProviderReader
 from .spec_types import (
@@ -536,7 +537,7 @@ class SpecReader(ProviderReader):
             template=template,
             matrix=matrix,
             vars=dict(asset_vars),
-            params=params,
+            params=GenerationParams.from_fields(params),
             model=model,
             image=image,
             mask=mask,

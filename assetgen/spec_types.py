@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .params import GenerationParams
+
 DEFAULT_SPEC_NAME = "assetgen.toml"
 DEFAULT_OUT_DIR = "public/img"
 DEFAULT_STORE_DIR = "assets/generated"
@@ -208,7 +210,7 @@ class AssetSpec:
     template: str | None = None
     matrix: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
+    params: GenerationParams = field(default_factory=GenerationParams)
     """Generation parameters after ``[defaults]``: size, quality, background, ..."""
     model: str | None = None
     """Per-asset model override."""
@@ -262,7 +264,3 @@ class Spec:
     @property
     def state_dir(self) -> Path:
         return self.root / DEFAULT_STATE_DIR
-
-
-DEFAULT_PARAMS: dict[str, Any] = {"size": "1024x1024", "quality": "auto", "background": "auto"}
-"""Generation parameters an asset has when neither it nor ``[defaults]`` sets them."""

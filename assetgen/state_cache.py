@@ -81,6 +81,7 @@ from .lockfile import (
     LockProvenance,
     LockVariant,
 )
+from .params import GenerationParams
 from .providers.base import NoOptions
 from .spec import layout_errors, load_spec, read_spec
 from .spec_types import (
@@ -92,7 +93,7 @@ from .spec_types import (
     VariantSpec,
 )
 
-FORMAT = 2
+FORMAT = 3
 """Bump when what a cache file holds changes shape."""
 MAGIC = b"assetgen parsed state\n"
 FOLDER = "parsed"
@@ -106,7 +107,8 @@ _ALLOWED: dict[tuple[str, str], type] = {
     (cls.__module__, cls.__qualname__): cls
     for cls in (
         Spec, BuildConfig, ProviderConfig, ProvenanceConfig, NoOptions, VariantSpec, AssetSpec,
-        Asset, InputRef, Lockfile, LockEntry, LockOriginal, LockVariant, LockInput, LockProvenance,
+        Asset, InputRef, GenerationParams, Lockfile, LockEntry, LockOriginal, LockVariant,
+        LockInput, LockProvenance,
         pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath,
         datetime.date, datetime.time, datetime.datetime, datetime.timedelta, datetime.timezone,
     )

@@ -26,6 +26,7 @@ LAYERS = {
         "paths",
         "limits",
         "reasons",
+        "params",
     },
     1: {
         "spec",

@@ -10,6 +10,7 @@ from assetgen.cli import main
 from assetgen.errors import SpecError, SpecErrors
 from assetgen.graph import expand
 from assetgen.hashing import HashCache
+from assetgen.params import GenerationParams
 from assetgen.spec import load_spec
 
 from .projects import BASE_SPEC, make_image, make_project
@@ -38,7 +39,12 @@ def test_valid_spec_loads_with_defaults(tmp_path: Path) -> None:
     spec = load_spec(path)
     assert spec.root == tmp_path.resolve()
     assert spec.provider.name == "offline"
-    assert spec.assets[0].params == {"size": "256x256", "quality": "low"}
+    assert spec.assets[0].params == GenerationParams(size="256x256", quality="low")
+    assert spec.assets[0].params.fields() == {
+        "size": "256x256",
+        "quality": "low",
+        "background": "auto",
+    }
     assert problems(path) == []
 
 
