@@ -86,6 +86,7 @@ from .spec import layout_errors, load_spec, read_spec
 from .spec_types import (
     AssetSpec,
     BuildConfig,
+    CacheConfig,
     ProvenanceConfig,
     ProviderConfig,
     Spec,
@@ -105,7 +106,8 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 _ALLOWED: dict[tuple[str, str], type] = {
     (cls.__module__, cls.__qualname__): cls
     for cls in (
-        Spec, BuildConfig, ProviderConfig, ProvenanceConfig, NoOptions, VariantSpec, AssetSpec,
+        Spec, BuildConfig, ProviderConfig, ProvenanceConfig, CacheConfig, NoOptions, VariantSpec,
+        AssetSpec,
         Asset, InputRef, Lockfile, LockEntry, LockOriginal, LockVariant, LockInput, LockProvenance,
         pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath,
         datetime.date, datetime.time, datetime.datetime, datetime.timedelta, datetime.timezone,

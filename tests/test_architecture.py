@@ -59,7 +59,7 @@ LAYERS = {
     },
     4: {"cache_tiers", "plan", "budget", "outputs", "models_report"},
     5: {"project", "verify", "gc", "provenance_verify"},
-    6: {"build", "batching"},
+    6: {"build", "batching", "cache_commands"},
     7: {"session", "watch", "gallery"},
     8: {"console", "scaffold", "cli", "__main__"},
 }
