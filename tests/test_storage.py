@@ -70,3 +70,30 @@ def test_an_unreachable_bucket_is_unavailable_not_absent(
     backend = FsspecBackend(f"s3://{s3_bucket}/x", endpoint_url="http://127.0.0.1:9", timeout=1)
     with pytest.raises(BackendUnavailable, match="s3://"):
         backend.get_record(record_for(sha(b"x")).key)
+
+
+def test_the_documented_example_backend_passes_the_contract(tmp_path: Path) -> None:
+    from tests.example_backend import MemoryBackend
+
+    check_backend(MemoryBackend, tmp_path)
+
+
+def test_the_contract_catches_a_backend_that_hands_out_damaged_bytes(tmp_path: Path) -> None:
+    from tests.example_backend import MemoryBackend
+
+    class Careless(MemoryBackend):
+        def get_object(self, sha256: str, suffix: str, dest: Path) -> bool:
+            data = self.blobs.get(f"{sha256[:2]}/{sha256}{suffix}")
+            if data is None:
+                return False
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)  # no sha256 check
+            return True
+
+        def put_object(
+            self, sha256: str, suffix: str, source: Path, *, replace: bool = False
+        ) -> None:
+            self.blobs[f"{sha256[:2]}/{sha256}{suffix}"] = source.read_bytes()  # no check either
+
+    with pytest.raises(AssertionError, match="do not match their name"):
+        check_backend(Careless, tmp_path)
