@@ -16,6 +16,9 @@ import pytest
 from assetgen.cli import main
 from tests.conftest import FAKE_API_KEY
 from tests.fakeapi import FakeImagesAPI
+from tests.test_build_openai import OPENAI_BASE, api_env
+
+__all__ = ["api_env"]  # the fixture, shared with the other builds through the fake API
 
 from .projects import BASE_SPEC, make_project
 
@@ -25,22 +28,6 @@ name = "card-{{ n }}"
 prompt = "a playing card number {{ n }}"
 matrix = { n = [1, 2, 3] }
 variants = [{ width = 64, format = "webp" }, { width = 32, format = "png" }]
-"""
-
-OPENAI_BASE = """\
-[build]
-out_dir = "public/img"
-store_dir = "assets/generated"
-
-[provider]
-name = "openai"
-base_url = "{base_url}"
-concurrency = 1
-max_retries = 0
-
-[defaults]
-size = "1024x1024"
-quality = "low"
 """
 
 
@@ -77,20 +64,13 @@ def remote(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | N
     return f"s3://{bucket}/team-cache", endpoint
 
 
-@pytest.fixture
-def api_env(fake_api: FakeImagesAPI, monkeypatch: pytest.MonkeyPatch) -> FakeImagesAPI:
-    monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    return fake_api
-
-
 def test_a_second_clone_builds_from_the_remote_with_zero_api_calls(
     tmp_path: Path,
     remote: tuple[str, str | None],
     api_env: FakeImagesAPI,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    base = OPENAI_BASE.format(base_url=api_env.base_url)
+    base = OPENAI_BASE.format(base_url=api_env.base_url, concurrency=1)
     spec = CARDS + cache_table(*remote)
     first, second = tmp_path / "designer-a", tmp_path / "designer-b"
     make_project(first, spec, base=base)
