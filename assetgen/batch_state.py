@@ -32,7 +32,7 @@ from typing import Any
 
 from .errors import LockfileError
 from .fsutil import atomic_write_text
-from .store import KEY
+from .keyrecords import KEY
 
 STATE_VERSION = 1
 FOLDER = "batches"

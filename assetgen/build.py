@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 from .errors import AssetgenError, ProviderAuthError, ResultPending, SpecError, SpecErrors
 from .events import Emit, Event, ignore
 from .fsutil import atomic_write_text
+from .keyrecords import KeyRecord
 from .lockfile import LockEntry, Lockfile, LockInput, LockProvenance, LockVariant
 from .plan import AssetStep, Plan, Removal, effective_recipe
 from .project import Project, to_request
 from .providers.base import ImageRequest, ImageResult, Provider
 from .report import AssetOutcome, BuildReport, timestamp
 from .secrets import Redactor
-from .store import KeyRecord
 
 if TYPE_CHECKING:
     import asyncio  # imported where a build runs: a no-op needs no event loop
@@ -224,7 +224,7 @@ class Builder:
                     f"input @{blocked} {'waits in a batch' if waiting else 'failed'}"
                 )
             if step.pending:
-                step = self.replan(step)
+                step = await self.replan(step)
                 outcome.action, outcome.reason = step.action, step.reason
                 if step.action == "fresh":
                     outcome.status = "fresh"
@@ -274,11 +274,26 @@ class Builder:
                 return upstream
         return None
 
-    def replan(self, step: AssetStep) -> AssetStep:
-        """Plan a pending step again now that its ``@inputs`` have originals."""
-        assert self.plan.planner is not None, "a plan with pending steps keeps its planner"
+    async def replan(self, step: AssetStep) -> AssetStep:
+        """Plan a pending step again now that its ``@inputs`` have originals.
+
+        A generation's key is known only now: the remote cache is asked here,
+        off the event loop, and the step planned once more with its answer.
+        """
+        planner = self.plan.planner
+        assert planner is not None, "a plan with pending steps keeps its planner"
         originals = {name: self.lock.assets[name].original for name in step.asset.upstreams}
-        return self.plan.planner.replan(step, originals)
+        replanned = planner.replan(step, originals)
+        remote = self.project.remote
+        if replanned.action != "generate" or remote is None or not remote.available:
+            return replanned
+        import asyncio
+
+        found = await asyncio.to_thread(remote.lookup, [replanned.key], fetch=True)
+        if not found:
+            return replanned
+        planner.remote.update(found)
+        return planner.replan(step, originals)
 
     # -- originals ----------------------------------------------------------
 
@@ -334,7 +349,16 @@ class Builder:
         )
         self.project.store.remember(record)
         self.emit(Event("generated", asset=step.name, data={"cost_usd": record.cost_usd}))
+        await self.publish(record)
         return record
+
+    async def publish(self, record: KeyRecord) -> None:
+        """Upload a paid generation to the remote cache before the asset counts as done."""
+        remote = self.project.remote
+        if remote is not None and remote.available:
+            import asyncio
+
+            await asyncio.to_thread(remote.publish, record)
 
     async def answer(self, step: AssetStep, request: ImageRequest) -> ImageResult:
         """The provider's result, its warnings reported and its cost counted."""

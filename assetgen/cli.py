@@ -52,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
         help="print the dependency tree (or Graphviz DOT with --graph=dot)",
     )  # fmt: skip
     add_batch_options(plan)
+    add_remote_options(plan)
 
     build = commands.add_parser("build", help="generate, reuse and render what changed")
     build.add_argument("names", nargs="*", metavar="NAME", help="only these assets (globs allowed)")
@@ -81,6 +82,15 @@ def parser() -> argparse.ArgumentParser:
         "--no-wait", action="store_true",
         help="leave batches running (exit 75); the next build or `batch wait` collects them",
     )  # fmt: skip
+    add_remote_options(build)
+    build.add_argument(
+        "--pull", action="store_true",
+        help="with --locked: first download from [cache] remote the originals the store lacks",
+    )  # fmt: skip
+
+    cache = commands.add_parser("cache", help="the lock's originals and the remote cache")
+    cache.add_argument("action", choices=("status", "push", "pull"))
+    cache.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     batch = commands.add_parser("batch", help="the Batch API batches this project waits for")
     batch.add_argument("action", choices=("status", "wait", "cancel"))
@@ -142,6 +152,29 @@ def parser() -> argparse.ArgumentParser:
     for command in commands.choices.values():
         add_global_options(command, defaults=False)
     return root
+
+
+def add_remote_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--require-remote", action="store_true",
+        help="fail (instead of warning) when [cache] remote cannot be reached",
+    )  # fmt: skip
+
+
+def attach_remote(
+    project: Project, progress: Any, args: argparse.Namespace, *, fetches: bool = True
+) -> None:
+    """Give the project its remote cache tier, when ``[cache] remote`` names one."""
+    from .cache_tiers import open_remote
+    from .events import Event
+
+    def warn(message: str) -> None:
+        progress(Event("warning", message))
+
+    require = getattr(args, "require_remote", False)
+    project.remote = open_remote(project.store, project.spec.cache, warn=warn, require=require)
+    if project.remote is not None:
+        project.remote.fetches = fetches
 
 
 def add_batch_options(parser: argparse.ArgumentParser) -> None:
@@ -273,6 +306,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     progress = Progress(quiet=args.quiet)
     project = open_from_args(args)
+    attach_remote(project, progress, args, fetches=False)
     options = batch_options(project.spec.provider, batch=args.batch, no_batch=args.no_batch)
     session = Session(project, emit=progress, batching=options)
     plan = session.plan()  # every local check: exit 2, no key needed
@@ -284,8 +318,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     else:
         offline = project.spec.provider.name == "offline"
         lines = plan_lines(plan, verbose=args.verbose, offline=offline, routes=routes)
+        lines += remote_lines(plan)
     print("\n".join(lines))
     return 0
+
+
+def remote_lines(plan: Plan) -> list[str]:
+    """What the remote cache saves this build (``plan``)."""
+    count = len(plan.remote_reuses)
+    if not count:
+        return []
+    saves = plan.remote_saves
+    worth = f", saving ~${saves:.4f}" if saves else ""
+    return [f"{count} asset(s) from the remote cache (no API call){worth}"]
 
 
 # -- build ----------------------------------------------------------------------
@@ -301,10 +346,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     if args.frozen and not args.locked:
         raise UsageError("--frozen goes with --locked")
+    if args.pull and not args.locked:
+        raise UsageError("--pull goes with --locked (a plain build fetches what it needs)")
     if args.locked:
         return verify_locked(args, write=not args.frozen)
     progress = Progress(quiet=args.quiet or args.json, verbose=args.verbose)
     project = open_from_args(args)
+    attach_remote(project, progress, args)
     batching = batch_options(
         project.spec.provider, batch=args.batch, no_batch=args.no_batch, no_wait=args.no_wait
     )
@@ -452,6 +500,10 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     from .session import Session
 
     project = open_from_args(args)
+    if getattr(args, "pull", False):
+        pulled = run_cache(project, "pull", args)
+        if pulled.missing:
+            print(f"not in {pulled.remote}: {', '.join(pulled.missing)}", file=sys.stderr)
     session = Session(project, emit=Progress(quiet=True))
     result = session.check(args.names, write=write)
     lockfile = project.spec.build.lockfile
@@ -510,6 +562,50 @@ def drift_json(plan: Plan, problems: list[str], repairable: set[str], fix: str) 
         "assets": assets,
         "fix": fix if problems else None,
     }
+
+
+def run_cache(project: Project, action: str, args: argparse.Namespace) -> Any:
+    """One ``cache`` action against ``[cache] remote`` (which must be set and reachable)."""
+    from . import cache_commands
+    from .cache_tiers import open_remote
+    from .console import Progress
+    from .events import Event
+
+    progress = Progress(quiet=args.quiet)
+    remote = open_remote(
+        project.store,
+        project.spec.cache,
+        warn=lambda message: progress(Event("warning", message)),
+        require=True,
+    )
+    if remote is None:
+        raise UsageError(
+            "no remote cache is configured", file=project.spec.display_path,
+            field="cache.remote", hint='set [cache] remote = "s3://bucket/prefix" (or file://…)',
+        )  # fmt: skip
+    return getattr(cache_commands, action)(project, remote)
+
+
+CACHE_WORDS = {
+    "status": ("complete on the remote", "missing from the remote"),
+    "push": ("on the remote", "not pushed (no intact local copy)"),
+    "pull": ("fetched", "not on the remote"),
+}
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """``cache status|push|pull``; exit 1 when ``pull`` cannot get everything the lock needs."""
+    project = open_from_args(args)
+    report = run_cache(project, args.action, args)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        done, lacking = CACHE_WORDS[args.action]
+        kept = f", {len(report.present)} already in the store" if args.action == "pull" else ""
+        print(f"{report.remote}: {len(report.complete)} {done}{kept}")
+        for name in report.missing:
+            print(f"  {lacking}: {name}")
+    return 1 if args.action == "pull" and report.missing else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -723,6 +819,7 @@ COMMANDS = {
     "verify": cmd_verify,
     "pick": cmd_pick,
     "gc": cmd_gc,
+    "cache": cmd_cache,
     "gallery": cmd_gallery,
     "watch": cmd_watch,
     "models": cmd_models,

@@ -14,6 +14,7 @@ The class tree::
     ├── ProviderError             exit 1   the image service refused or failed
     │   └── ProviderAuthError     exit 2   missing or rejected API key
     ├── ResultPending             exit 75  paid for in a batch that is still running
+    ├── RemoteCacheError          exit 1   --require-remote: the remote cache failed
 
 This module imports nothing from the package, so every layer can raise these.
 The CLI catches ``AssetgenError`` once, prints ``str(error)`` and exits with
@@ -194,3 +195,9 @@ class ResultPending(AssetgenError):
     """
 
     exit_code = 75
+
+
+class RemoteCacheError(AssetgenError):
+    """``--require-remote``: the remote cache could not be reached or refused a write."""
+
+    exit_code = 1

@@ -20,21 +20,15 @@ cache for those keys: that is the point.
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
-from .fsutil import TEMP_PATTERN, is_within, remove_files
+from .fsutil import is_within, remove_files
 from .hashing import sha256_file
 from .lockfile import LockStore
 from .project import DRAFT_DIR, Project
-from .store import OBJECT_SUFFIXES
-
-PREFIX = re.compile(r"[0-9a-f]{2}")
-OBJECT = re.compile(r"(?P<sha>[0-9a-f]{64})(?P<suffix>\.[a-z]+)")
-RECORD = re.compile(r"(?P<sha>[0-9a-f]{64})\.json")
+from .storage import OBJECT, PREFIX, RECORD, LocalBackend
 
 
 @dataclass
@@ -69,49 +63,18 @@ class Garbage:
 
 @dataclass
 class Scan:
-    """Files found in one object folder."""
+    """Files found in one backend folder."""
 
     objects: dict[Path, str] = field(default_factory=dict)
-    """Candidate objects by path, with the digest their name claims."""
+    """What the backend recognises as its own, by path, with the digest its name claims."""
     foreign: list[Path] = field(default_factory=list)
 
 
-def scan_objects(folder: Path, pattern: re.Pattern[str] = OBJECT) -> Scan:
-    """Split ``folder`` into files named like assetgen objects and everything else.
-
-    Nothing is followed through a symlink: a symlinked subfolder or file is
-    reported as foreign, whatever its name.
-    """
-    scan = Scan()
-    for entry in _entries(folder):
-        path = Path(entry.path)
-        if not (PREFIX.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)):
-            scan.foreign.append(path)
-            continue
-        for item in _entries(path):
-            digest = _object_digest(item, entry.name, pattern)
-            if digest is not None:
-                scan.objects[Path(item.path)] = digest
-            elif not TEMP_PATTERN.fullmatch(item.name):
-                scan.foreign.append(Path(item.path))
-    return scan
-
-
-def _entries(folder: Path) -> list[os.DirEntry[str]]:
-    try:
-        return sorted(os.scandir(folder), key=lambda e: e.name)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def _object_digest(item: os.DirEntry[str], prefix: str, pattern: re.Pattern[str]) -> str | None:
-    """The digest an object's name claims, if it is a regular file named like one."""
-    match = pattern.fullmatch(item.name)
-    if match is None or not match["sha"].startswith(prefix):
-        return None
-    if "suffix" in pattern.groupindex and match["suffix"] not in OBJECT_SUFFIXES:
-        return None
-    return match["sha"] if item.is_file(follow_symlinks=False) else None
+def scan_backend(backend: LocalBackend, *, records: bool = False) -> Scan:
+    """What ``backend`` recognises as its objects (or records) and everything else there."""
+    folder = backend.keys_dir if records and backend.keys_dir else backend.objects_dir
+    own, foreign = backend.scan(folder, RECORD if records else OBJECT)
+    return Scan({folder / item.name: item.sha256 for item in own}, foreign)
 
 
 def referenced(project: Project) -> tuple[set[str], set[str]]:
@@ -139,10 +102,10 @@ def find_garbage(project: Project) -> Garbage:
     check_inside(project)
     keep, keys = referenced(project)
     garbage = Garbage(temps=project.leftovers())
-    store_scan = scan_objects(project.store.folder)
+    store_scan = scan_backend(project.store.objects)
     garbage.foreign.extend(store_scan.foreign)
-    collect_objects(garbage, [store_scan, scan_objects(project.store.objects_dir)], keep)
-    records = scan_objects(project.store.keys_dir, RECORD)
+    collect_objects(garbage, [store_scan, scan_backend(project.store.cache)], keep)
+    records = scan_backend(project.store.cache, records=True)
     for path in records.objects:
         record = project.store.recall_file(path)
         used = record is not None and (

@@ -26,6 +26,7 @@ from .dependencies import Original, resolve, topological, with_upstreams
 from .errors import LockfileError, UsageError
 from .graph import Asset, generation_key, key_params, variant_key
 from .hashing import HashCache
+from .keyrecords import KeyRecord
 from .lockfile import (
     LockEntry,
     Lockfile,
@@ -34,9 +35,9 @@ from .lockfile import (
     LockVariant,
     original_path_problem,
 )
-from .reasons import UP_TO_DATE, Reason
+from .reasons import REMOTE_ORIGINAL, UP_TO_DATE, Reason
 from .spec_types import Spec, VariantSpec
-from .store import KeyRecord, OriginalState, Store
+from .store import OriginalState, Store
 from .validation import did_you_mean
 from .wording import parameter_change
 
@@ -92,10 +93,17 @@ class AssetStep:
     selected: int = 0
     variants: tuple[VariantStep, ...] = ()
     estimated_cost: float | None = 0.0
+    saves_usd: float | None = 0.0
+    """What reusing the remote cache's original saves (its estimated cost)."""
 
     @property
     def name(self) -> str:
         return self.asset.name
+
+    @property
+    def from_remote(self) -> bool:
+        """Reused from the remote cache (an original another machine paid for)."""
+        return self.reason.code == "remote-cache"
 
     @property
     def pending(self) -> bool:
@@ -145,6 +153,18 @@ class Plan:
         return round(sum(cost for cost in costs if cost is not None), 6)
 
     @property
+    def remote_reuses(self) -> list[AssetStep]:
+        return [step for step in self.steps if step.from_remote]
+
+    @property
+    def remote_saves(self) -> float | None:
+        """The estimated cost the remote cache saves (None: some price unknown)."""
+        saves = [step.saves_usd for step in self.remote_reuses]
+        if any(cost is None for cost in saves):
+            return None
+        return round(sum(cost for cost in saves if cost is not None), 6)
+
+    @property
     def is_noop(self) -> bool:
         return not self.removals and all(step.action == "fresh" for step in self.steps)
 
@@ -153,6 +173,8 @@ class Plan:
         data["remove"] = [removal.name for removal in self.removals]
         data["api_calls"] = self.api_calls
         data["estimated_cost_usd"] = self.estimated_cost
+        data["remote_reuses"] = len(self.remote_reuses)
+        data["remote_saves_usd"] = self.remote_saves
         data["assets"] = [
             {
                 "name": step.name,
@@ -262,8 +284,12 @@ class Planner:
         hashes: HashCache,
         estimate: Callable[[Asset], float | None],
         options: PlanOptions | None = None,
+        remote: Mapping[str, KeyRecord] | None = None,
     ) -> None:
         self.options = options or PlanOptions()
+        self.remote: dict[str, KeyRecord] = dict(remote or {})
+        """The remote cache's answers for keys the local tiers did not know (looked up
+        before planning, in one batch: the planner itself does no I/O beyond stat)."""
         self.spec = spec
         self.lock = lock
         self.store = store
@@ -324,10 +350,15 @@ class Planner:
         elif key in self.by_key:
             record = record_from_entry(self.by_key[key])
         else:
-            return self.recall(key)
+            return self.recall(key) or self.remote_record(key)
         if all(self.state_of(c) == "present" or self.store.in_cache(c) for c in record.candidates):
             return record
-        return self.recall(key)
+        return self.recall(key) or self.remote_record(key)
+
+    def remote_record(self, key: str) -> KeyRecord | None:
+        """The remote cache's record of ``key``, placed in this store (``plan`` fetches nothing)."""
+        record = self.remote.get(key)
+        return None if record is None else self.placed(key, record)
 
     def state_of(self, original: LockOriginal) -> OriginalState:
         """The store's state of an original, looked at once per plan (it is asked twice)."""
@@ -346,8 +377,10 @@ class Planner:
         writes is refused (it would make a build write where it should not).
         """
         record = self.store.recall(key)
-        if record is None:
-            return None
+        return None if record is None else self.placed(key, record)
+
+    def placed(self, key: str, record: KeyRecord) -> KeyRecord:
+        """``record`` with its candidates at their canonical paths in this store."""
         folders = LockFolders(self.spec.root, self.spec.build.store_dir, self.spec.build.out_dir)
         candidates = []
         for index, original in enumerate(record.candidates):
@@ -393,18 +426,40 @@ class Planner:
         )
         if not same_key:
             reason = replace(why_generate(asset, entry, self.provider), known_original=True)
-            return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)
+            return self.reused(asset, key, reason, entry, known, selected, variants)
         state = self.state_of(original)
         if state != "present":
             text = f"original {state} in the store, restored from the local cache"
             reason = Reason("original-altered" if state == "altered" else "original-restored", text)
-            return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)
+            return self.reused(asset, key, reason, entry, known, selected, variants)
         stale = self.render_reason(variants, recorded)
         if self.options.rerender and not stale:
             variants = tuple(replace(v, kept=None) for v in variants)
             stale = Reason("rerender-requested", "re-encode requested (--rerender)")
         action: Action = "render" if stale else "fresh"
         return AssetStep(asset, key, action, stale or UP_TO_DATE, entry, known, selected, variants)
+
+    def reused(
+        self,
+        asset: Asset,
+        key: str,
+        reason: Reason,
+        entry: LockEntry | None,
+        known: KeyRecord,
+        selected: int,
+        variants: tuple[VariantStep, ...],
+    ) -> AssetStep:
+        """A ``reuse`` step; one whose original comes from the remote cache says so."""
+        if key not in self.remote:
+            return AssetStep(asset, key, "reuse", reason, entry, known, selected, variants)
+        text = reason.text.replace("restored from the local cache", REMOTE_ORIGINAL)
+        if text == reason.text:
+            text = f"{text}; {REMOTE_ORIGINAL}"
+        remote = Reason("remote-cache", text)
+        return AssetStep(
+            asset, key, "reuse", remote, entry, known, selected, variants,
+            saves_usd=self.estimate(asset),
+        )  # fmt: skip
 
     def variant_step(
         self,
@@ -459,8 +514,14 @@ def make_plan(
     hashes: HashCache,
     estimate: Callable[[Asset], float | None],
     options: PlanOptions | None = None,
+    remote: Mapping[str, KeyRecord] | None = None,
 ) -> Plan:
-    return Planner(spec, lock, store, hashes, estimate, options).plan(assets)
+    return Planner(spec, lock, store, hashes, estimate, options, remote).plan(assets)
+
+
+def remote_wanted(plan: Plan) -> list[str]:
+    """Keys worth asking the remote cache about: every generation whose key is known."""
+    return [step.key for step in plan.steps if step.action == "generate" and not step.pending]
 
 
 def matching(names: list[str], patterns: list[str], *, option: str) -> set[str]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import UsageError
 from .fsutil import is_within, leftover_temps, remove_files
@@ -22,11 +22,14 @@ from .hashing import HashCache
 from .lockfile import LockEntry, Lockfile, LockFolders, LockStore
 from .manifest import manifest_current, write_manifest
 from .outputs import check_outputs
-from .plan import Plan, PlanOptions, make_plan, matching
+from .plan import Plan, PlanOptions, make_plan, matching, remote_wanted
 from .providers.base import ImageRequest, InputImage
 from .spec_types import DEFAULT_STATE_DIR, Spec
 from .state_cache import StateCache
 from .store import Store
+
+if TYPE_CHECKING:
+    from .cache_tiers import RemoteCache
 
 
 @dataclass
@@ -43,6 +46,8 @@ class Project:
     state_key: str = ""
     """What the expansion depends on besides templates and inputs: the spec's bytes
     and the options that change it (draft, ``--provider``)."""
+    remote: RemoteCache | None = None
+    """The remote cache tier (``[cache] remote``), when the command uses one."""
     _holding: bool = field(default=False, init=False, repr=False)
 
     def describe(self, name: str, plan: Plan | None = None) -> dict[str, Any]:
@@ -226,15 +231,15 @@ class Project:
         assets = self.assets()
         forced = matching([a.name for a in assets], refresh or [], option="--refresh ")
         options = PlanOptions(refresh=frozenset(forced), rerender=rerender)
-        plan = make_plan(
-            self.spec,
-            assets,
-            self.lock(),
-            self.store,
-            self.hashes,
-            estimate or (lambda _: 0.0),
-            options,
-        )
+        lock, estimate = self.lock(), estimate or (lambda _: 0.0)
+        plan = make_plan(self.spec, assets, lock, self.store, self.hashes, estimate, options)
+        if self.remote is not None:  # one batch, bounded, before planning again with its answers
+            wanted = [key for key in remote_wanted(plan) if key not in plan_refreshed(plan, forced)]
+            found = self.remote.lookup(wanted, fetch=self.remote.fetches)
+            if found:
+                plan = make_plan(
+                    self.spec, assets, lock, self.store, self.hashes, estimate, options, found
+                )
         plan.notes.extend(
             check_outputs(plan.steps, self.spec.build.out_dir, file=self.spec.display_path)
         )
@@ -287,6 +292,11 @@ def _note_holder(handle: IO[str], purpose: str) -> None:
     handle.truncate()
     handle.write(f"{purpose} {os.getpid()}\n")
     handle.flush()
+
+
+def plan_refreshed(plan: Plan, forced: set[str]) -> set[str]:
+    """Keys of the assets ``--refresh`` generates anew (the remote is not asked for them)."""
+    return {step.key for step in plan.steps if step.name in forced}
 
 
 def draft_spec(spec: Spec) -> Spec:

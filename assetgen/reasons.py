@@ -26,6 +26,8 @@ ReasonCode = Literal[
     # which the local cache still holds
     "original-restored",
     "original-altered",
+    # reuse: the remote cache ([cache] remote) has an original for the key
+    "remote-cache",
     # render
     "variants-missing",
     "output-missing",
@@ -39,6 +41,7 @@ ReasonCode = Literal[
 REASON_CODES: tuple[ReasonCode, ...] = ReasonCode.__args__  # type: ignore[attr-defined]
 
 KNOWN_ORIGINAL = "original known for this key"
+REMOTE_ORIGINAL = "reuse: remote cache"
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,15 @@ class BuildReport:
         return grouped
 
     @property
+    def remote_reused(self) -> int:
+        """Assets whose original came from the remote cache ([cache] remote)."""
+        return sum(
+            1
+            for o in self.outcomes
+            if o.status == "reused" and o.reason is not None and o.reason.code == "remote-cache"
+        )
+
+    @property
     def cost_usd(self) -> float:
         return round(sum(o.cost_usd for o in self.outcomes), 6)
 
@@ -64,12 +73,14 @@ class BuildReport:
             f"{len(self.removed)} removed, {self.count('failed')} failed"
             + (f", {self.count('skipped')} skipped" if self.count("skipped") else "")
             + (f", {self.count('pending')} waiting in a batch" if self.count("pending") else "")
+            + (f" ({self.remote_reused} from the remote cache)" if self.remote_reused else "")
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "generated": self.count("generated"),
             "reused": self.count("reused"),
+            "remote_reused": self.remote_reused,
             "rendered": self.count("rendered"),
             "fresh": self.count("fresh"),
             "removed": sorted(self.removed),

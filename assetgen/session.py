@@ -106,9 +106,23 @@ class Session:
         draft: bool = False,
         emit: Emit = ignore,
         batching: BatchOptions | None = None,
+        require_remote: bool = False,
     ) -> Session:
-        """The session of the spec at ``path`` (a spec file, or a folder searched upward)."""
+        """The session of the spec at ``path`` (a spec file, or a folder searched upward).
+
+        A ``[cache] remote`` is attached as the CLI does: when it cannot be reached,
+        a warning event and local builds, or an error with ``require_remote``.
+        """
+        from .cache_tiers import open_remote
+
         project = open_project(find_spec_path(path), provider=provider, draft=draft)
+
+        def warn(message: str) -> None:
+            emit(Event("warning", message))
+
+        project.remote = open_remote(
+            project.store, project.spec.cache, warn=warn, require=require_remote
+        )
         return cls(project, emit=emit, batching=batching)
 
     # -- the provider ---------------------------------------------------------------

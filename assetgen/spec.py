@@ -28,6 +28,7 @@ from .checks import (
     is_percent,
     is_percent_nonzero,
     is_positive_int,
+    is_positive_number,
     is_size,
     is_str,
 )
@@ -50,18 +51,23 @@ from .spec_types import (
     MODERATIONS,
     OUTPUT_FORMATS,
     QUALITIES,
+    REMOTE_SCHEMES,
     SIGNING_ALGS,
     TRANSPARENCIES,
     VARIANT_FORMATS,
     AssetSpec,
     BuildConfig,
+    CacheConfig,
     ProvenanceConfig,
     Spec,
     VariantSpec,
 )
 from .validation import did_you_mean, shown, structure_problems
 
-SECTIONS = ("build", "provider", "provenance", "defaults", "vars", "variant_sets", "asset")
+SECTIONS = (
+    "build", "provider", "provenance", "cache", "defaults", "vars", "variant_sets", "asset",
+)  # fmt: skip
+CACHE_KEYS = tuple(CacheConfig.__dataclass_fields__)
 BUILD_KEYS = tuple(BuildConfig.__dataclass_fields__)
 PROVENANCE_KEYS = tuple(ProvenanceConfig.__dataclass_fields__)
 GENERATION_KEYS = (
@@ -168,6 +174,7 @@ class SpecReader(ProviderReader):
         build = self.read_build(self.table("build"))
         provider = self.read_provider(self.table("provider"))
         provenance = self.read_provenance(self.table("provenance"))
+        cache = self.read_cache(self.table("cache"))
         defaults = self.read_generation(self.table("defaults"), "defaults.", DEFAULTS_KEYS)
         variables = self.table("vars")
         variant_sets = self.read_variant_sets(self.table("variant_sets"))
@@ -186,6 +193,7 @@ class SpecReader(ProviderReader):
             variant_sets=variant_sets,
             assets=tuple(assets),
             provenance=provenance,
+            cache=cache,
         )
 
     def check_layout(self, build: BuildConfig, assets: list[AssetSpec]) -> None:
@@ -239,6 +247,39 @@ class SpecReader(ProviderReader):
         for key in ("cert", "key", "trust_anchors"):
             values[key] = self.project_path(table, key, prefix=p)
         return ProvenanceConfig(**{k: v for k, v in values.items() if v is not None})
+
+    def read_cache(self, table: dict[str, Any]) -> CacheConfig:
+        """``[cache]``: a remote URL and endpoint without credentials, a positive timeout."""
+        self.unknown_keys(table, CACHE_KEYS, "cache.")
+        values: dict[str, Any] = {
+            "remote": self.typed(table, "remote", is_non_empty_str, "a URL", prefix="cache."),
+            "endpoint_url": self.typed(
+                table, "endpoint_url", is_non_empty_str, "a URL", prefix="cache."
+            ),
+            "timeout": self.typed(
+                table, "timeout", is_positive_number, "a number of seconds > 0", prefix="cache."
+            ),
+        }
+        remote, endpoint = values["remote"], values["endpoint_url"]
+        if remote is not None:
+            self.check_url(remote, "cache.remote", REMOTE_SCHEMES)
+        if endpoint is not None:
+            self.check_url(endpoint, "cache.endpoint_url", ("http", "https"))
+        return CacheConfig(**{k: v for k, v in values.items() if v is not None})
+
+    def check_url(self, url: str, field: str, schemes: tuple[str, ...]) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        allowed = ", ".join(f"{scheme}://" for scheme in schemes)
+        if parts.scheme not in schemes or not (parts.netloc or parts.path.strip("/")):
+            self.problem(f"{shown(url)} is not a URL of {allowed}", field=field)
+        elif parts.username is not None or parts.password is not None or parts.query:
+            self.problem(
+                "credentials never go in the spec: remove the user, password or query from the URL",
+                field=field,
+                hint="set them in the environment (AWS_ACCESS_KEY_ID, AWS_PROFILE, …)",
+            )
 
     def check_signable(self, assets: list[AssetSpec]) -> None:
         """``c2pa = "sign"``: every variant's format must be one C2PA can carry."""

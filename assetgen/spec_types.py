@@ -235,6 +235,24 @@ class AssetSpec:
         return self.name if "{" not in self.name else f"#{self.index + 1} ({self.name})"
 
 
+DEFAULT_REMOTE_TIMEOUT = 10.0
+"""Seconds one remote cache call may take (and a whole lookup batch, at most)."""
+REMOTE_SCHEMES = ("file", "s3", "gs", "gcs")
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """``[cache]``: a remote cache shared by a team and its CI runners."""
+
+    remote: str | None = None
+    """``s3://bucket/prefix``, ``gs://bucket/prefix`` or ``file:///shared/folder``; None:
+    only the local cache. Credentials come from the standard environment, never here."""
+    endpoint_url: str | None = None
+    """An S3-compatible endpoint (R2, MinIO); ``AWS_ENDPOINT_URL`` does the same."""
+    timeout: float = DEFAULT_REMOTE_TIMEOUT
+    """Seconds one remote call may take before the build goes on without the remote."""
+
+
 @dataclass(frozen=True)
 class Spec:
     """A whole validated ``assetgen.toml``."""
@@ -248,6 +266,7 @@ class Spec:
     variant_sets: dict[str, tuple[VariantSpec, ...]]
     assets: tuple[AssetSpec, ...]
     provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
     @property
     def root(self) -> Path:

@@ -87,6 +87,7 @@ from .spec import layout_errors, load_spec, read_spec
 from .spec_types import (
     AssetSpec,
     BuildConfig,
+    CacheConfig,
     ProvenanceConfig,
     ProviderConfig,
     Spec,
@@ -106,9 +107,9 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 _ALLOWED: dict[tuple[str, str], type] = {
     (cls.__module__, cls.__qualname__): cls
     for cls in (
-        Spec, BuildConfig, ProviderConfig, ProvenanceConfig, NoOptions, VariantSpec, AssetSpec,
-        Asset, InputRef, GenerationParams, Lockfile, LockEntry, LockOriginal, LockVariant,
-        LockInput, LockProvenance,
+        Spec, BuildConfig, ProviderConfig, ProvenanceConfig, CacheConfig, NoOptions, VariantSpec,
+        AssetSpec, Asset, InputRef, GenerationParams, Lockfile, LockEntry, LockOriginal,
+        LockVariant, LockInput, LockProvenance,
         pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath,
         datetime.date, datetime.time, datetime.datetime, datetime.timedelta, datetime.timezone,
     )

@@ -18,114 +18,21 @@ own content hash, is treated as absent.
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Literal
 
 from .filenames import ORIGINAL_EXTENSIONS
-from .fsutil import atomic_copy, atomic_write_bytes, atomic_write_text, is_within
+from .fsutil import atomic_copy, atomic_write_bytes, is_within
 from .hashing import HashCache, sha256_bytes, sha256_file
+from .keyrecords import KEY, SHA256, KeyRecord
 from .lockfile import LockOriginal
+from .storage import OBJECT_SUFFIXES, LocalBackend, object_name
 
 EXTENSIONS = ORIGINAL_EXTENSIONS
-OBJECT_SUFFIXES = frozenset(f".{ext}" for ext in EXTENSIONS.values())
-"""The file suffixes of store and cache objects (what ``gc`` recognises)."""
-SHA256 = re.compile(r"[0-9a-f]{64}")
-KEY = re.compile(r"sha256:[0-9a-f]{64}")
-MAX_SIDE = 100_000
-"""Largest width or height a record may claim (anything bigger is a corrupt record)."""
 
 OriginalState = Literal["present", "missing", "altered"]
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    """What the key cache knows about one generation key."""
-
-    key: str
-    provider: str
-    model: str
-    candidates: tuple[LockOriginal, ...]
-    usage: dict[str, int] | None
-    cost_usd: float
-    generated_at: str
-    selected: int = 0
-    """The candidate the designer picked for this generation (``assetgen pick``): it
-    belongs with the key, so reverting a prompt or renaming an asset restores it."""
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["candidates"] = [asdict(c) for c in self.candidates]
-        return data
-
-    @classmethod
-    def from_json(cls, data: object) -> KeyRecord:
-        """Parse a record, checking every field; raises ValueError when malformed."""
-        if not isinstance(data, dict):
-            raise ValueError("a key record is a JSON object")
-        candidates = data.get("candidates")
-        if not isinstance(candidates, list) or not candidates:
-            raise ValueError("candidates: a non-empty list")
-        return cls(
-            key=_text(data, "key", KEY),
-            provider=_text(data, "provider"),
-            model=_text(data, "model"),
-            candidates=tuple(_original(item) for item in candidates),
-            usage=_usage(data.get("usage")),
-            cost_usd=_cost(data.get("cost_usd", 0.0)),
-            generated_at=_text(data, "generated_at", default=""),
-            selected=_count(data.get("selected", 0), "selected", high=len(candidates) - 1),
-        )
-
-
-def _text(
-    data: dict[str, Any],
-    name: str,
-    pattern: re.Pattern[str] | None = None,
-    default: str | None = None,
-) -> str:
-    value = data.get(name, default)
-    if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
-        raise ValueError(f"{name}: not a valid string")
-    return value
-
-
-def _count(value: object, name: str, *, low: int = 0, high: int | None = None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name}: not an integer of at least {low}")
-    if high is not None and value > high:
-        raise ValueError(f"{name}: over {high}")
-    return value
-
-
-def _original(item: object) -> LockOriginal:
-    if not isinstance(item, dict) or set(item) != {"path", "sha256", "width", "height"}:
-        raise ValueError("candidate: expected path, sha256, width and height")
-    return LockOriginal(
-        path=_text(item, "path"),
-        sha256=_text(item, "sha256", SHA256),
-        width=_count(item["width"], "width", low=1, high=MAX_SIDE),
-        height=_count(item["height"], "height", low=1, high=MAX_SIDE),
-    )
-
-
-def _usage(value: object) -> dict[str, int] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise ValueError("usage: a table of token counts")
-    return {k: _count(v, f"usage.{k}") for k, v in value.items()}
-
-
-def _cost(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("cost_usd: not a number")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError("cost_usd: not a finite amount of at least 0")
-    return float(value)
 
 
 def image_size(data: bytes) -> tuple[int, int]:
@@ -137,11 +44,6 @@ def image_size(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-def object_name(sha256: str, suffix: str) -> str:
-    """``<sha[:2]>/<sha><suffix>``: where an object lives inside the store or the cache."""
-    return f"{sha256[:2]}/{sha256}{suffix}"
-
-
 class Store:
     """Originals on disk, addressed by content; keys remembered locally."""
 
@@ -150,6 +52,10 @@ class Store:
         self.store_dir = store_dir
         self.cache_dir = state_dir / "cache"
         self.hashes = hashes
+        self.cache = LocalBackend(self.cache_dir / "objects", self.cache_dir / "keys", hashes)
+        """The local cache behind the storage seam (:mod:`assetgen.storage`)."""
+        self.objects = LocalBackend(self.folder, None, hashes)
+        """The store folder as a backend of originals (what ``gc`` scans)."""
 
     @property
     def folder(self) -> Path:
@@ -195,8 +101,8 @@ class Store:
         return self.objects_dir / object_name(digest, suffix)
 
     def _copy_into_cache(self, path: Path, data: bytes, digest: str) -> None:
-        target = self._cache_object(digest, path.suffix)
-        if self.hashes.sha256_or_none(target) == digest and not _same_file(target, path):
+        target = self.cache.object_path(digest, path.suffix)
+        if self.cache.intact(digest, path.suffix) and not _same_file(target, path):
             return
         # A hard link left by an older assetgen is replaced by a copy here.
         atomic_write_bytes(target, data)
@@ -248,7 +154,7 @@ class Store:
 
     def remember(self, record: KeyRecord) -> None:
         """Remember a paid key durably (before anything else can fail)."""
-        atomic_write_text(self.record_path(record.key), json.dumps(record.to_json(), indent=1))
+        self.cache.put_record(record)
 
     def recall_file(self, path: Path) -> KeyRecord | None:
         """The key record stored at ``path``; None if unreadable, malformed or misplaced."""

@@ -88,3 +88,50 @@ def solid_provider(site_packages: Path) -> str:
     points = project["entry-points"]["assetgen.providers"]
     write_dist_info(site_packages, project["name"], project["version"], points)
     return "solid"
+
+
+# --- an S3 API server on 127.0.0.1 (moto's standalone server) -----------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's S3 server on a free port of 127.0.0.1; yields its endpoint URL."""
+    pytest.importorskip("s3fs")
+    server_module = pytest.importorskip("moto.server")
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing-key-id",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret-5b1e",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture
+def s3_bucket(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> str:
+    """A fresh bucket on the moto server (dummy credentials in the environment); its name."""
+    import re
+
+    import s3fs
+
+    for name, value in S3_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    bucket = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:50].strip("-") + "-b"
+    s3fs.S3FileSystem(endpoint_url=moto_server, skip_instance_cache=True).mkdir(bucket)
+    return bucket
