@@ -7,6 +7,11 @@ the same value is what the provider request is made from
 and what the lock records. ``fields()`` gives exactly the mapping keys and
 locks always had (defaults included, unset optional fields left out), so
 turning the untyped dict into this value changed no key.
+
+The allowed values of each parameter are defined here once: the spec checks
+against them and the model table (``providers/openai/models.py``) builds
+every profile from them. They live here rather than in the table because the
+spec is read below the providers' layer.
 """
 
 from __future__ import annotations
@@ -14,6 +19,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+
+QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max")
+"""Every quality some model takes, ``auto`` first, then cheapest to dearest (``xhigh``
+and ``max``: the 2.5 and 2.6 families). A model's own list is a prefix of it."""
+COMPLEXITIES = ("low", "medium", "high")
+"""Values of the 2.6 family's ``complexity`` field."""
+TRANSPARENCIES = ("native", "key")
+"""How a transparent background is made: by the model, or by chroma key (``assetgen.chroma``)."""
+BACKGROUNDS = ("auto", "opaque", "transparent")
+MODERATIONS = ("auto", "low")
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+ALPHA_FORMATS = ("png", "webp")
+"""Output formats that carry a transparent background."""
+INPUT_FIDELITIES = ("low", "high")
 
 DEFAULT_SIZE = "1024x1024"
 DEFAULT_QUALITY = "auto"

@@ -34,26 +34,28 @@ from .checks import (
 )
 from .errors import SpecError, SpecErrors, UsageError
 from .layout import build_layout, check_input, layout_problems
-from .params import GenerationParams
+from .params import (
+    BACKGROUNDS,
+    COMPLEXITIES,
+    INPUT_FIDELITIES,
+    MODERATIONS,
+    OUTPUT_FORMATS,
+    QUALITIES,
+    TRANSPARENCIES,
+    GenerationParams,
+)
 from .paths import path_text_problem
 from .provider_spec import ProviderReader
 from .spec_types import (
-    BACKGROUNDS,
     C2PA_MODES,
-    COMPLEXITIES,
     DEFAULT_SPEC_NAME,
     FITS,
-    INPUT_FIDELITIES,
     MAX_ASSETS,
     MAX_NESTING,
     MAX_SPEC_BYTES,
     MAX_VARIANTS,
-    MODERATIONS,
-    OUTPUT_FORMATS,
-    QUALITIES,
     REMOTE_SCHEMES,
     SIGNING_ALGS,
-    TRANSPARENCIES,
     VARIANT_FORMATS,
     AssetSpec,
     BuildConfig,

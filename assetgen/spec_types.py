@@ -33,16 +33,6 @@ BATCH_MODES = ("never", "ask", "always")
 DEFAULT_FLATTEN_BACKGROUND = "#ffffff"
 DEFAULT_VARIANT_FILENAME = "{name}-{width}w.{ext}"
 
-QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max")
-"""Every quality some model takes (xhigh and max: the 2.5 and 2.6 families); the
-model's own list is checked against its profile."""
-COMPLEXITIES = ("low", "medium", "high")
-TRANSPARENCIES = ("native", "key")
-"""How a transparent background is made: by the model, or by chroma key (``assetgen.chroma``)."""
-BACKGROUNDS = ("auto", "opaque", "transparent")
-MODERATIONS = ("auto", "low")
-OUTPUT_FORMATS = ("png", "jpeg", "webp")
-INPUT_FIDELITIES = ("low", "high")
 VARIANT_FORMATS = ("png", "jpeg", "webp", "avif")
 FITS = ("cover", "contain", "inside")
 IMAGE_FIELDS = ("auto", "image[]", "image")

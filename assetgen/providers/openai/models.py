@@ -26,18 +26,17 @@ from datetime import date
 from typing import Any, Literal
 
 from ...errors import SpecError, SpecErrors
+from ...params import ALPHA_FORMATS, COMPLEXITIES, OUTPUT_FORMATS
+from ...params import QUALITIES as ALL_QUALITIES
 from ...prices import price_problems
 from ..base import ImageRequest, Usage
 
 MB = 1024 * 1024
 FIXED_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
-QUALITIES = ("auto", "low", "medium", "high")
-QUALITIES_2X = ("auto", "low", "medium", "high", "xhigh", "max")
+QUALITIES = ALL_QUALITIES[:4]
+"""The 1.x and gpt-image-2 qualities: ``auto``, ``low``, ``medium``, ``high``."""
+QUALITIES_2X = ALL_QUALITIES
 """The 2.5 and 2.6 families' qualities, cheapest first after ``auto``."""
-COMPLEXITIES = ("low", "medium", "high")
-"""Values of the 2.6 family's ``complexity`` field."""
-OUTPUT_FORMATS = ("png", "jpeg", "webp")
-ALPHA_FORMATS = ("png", "webp")
 
 GENERATE_FIELDS = frozenset(
     {
