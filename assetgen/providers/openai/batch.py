@@ -18,7 +18,7 @@ goes into URL paths only if it looks like one (:data:`~assetgen.batch_state.OBJE
 An output line's ``response`` goes through the provider's own checks
 (:meth:`~assetgen.providers.openai.provider.OpenAIProvider.answer_result`: error
 envelope, usage, every image decoded in full) and is priced at
-:data:`~assetgen.providers.models.BATCH_PRICE_FACTOR` of the direct price.
+:data:`~assetgen.providers.openai.models.BATCH_PRICE_FACTOR` of the direct price.
 
 Only ``POST /batches`` is not safe to repeat (two batches would be billed
 twice): after a create whose answer was lost, :meth:`BatchClient.create` looks

@@ -19,7 +19,7 @@ figure is not published it errs high, never low:
   (about $0.001 per 1,000 characters of prompt).
 
 Billing itself is computed from the returned ``usage``
-(:func:`~assetgen.providers.models.usage_cost`), not from these.
+(:func:`~assetgen.providers.openai.models.usage_cost`), not from these.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ model makes transparent backgrounds) is ``None``, not a guess: such a request
 is sent, and a refusal is reported as the service words it.
 
 Prices are USD per 1M tokens (billing) plus an optional per-image table by
-quality and size; estimates are in :mod:`~assetgen.providers.estimates`.
+quality and size; estimates are in :mod:`~assetgen.providers.openai.estimates`.
 ``[provider] prices`` overrides either, field by field, for resellers: see
 :func:`parse_price_overrides`.
 """

@@ -4,13 +4,13 @@ Generations are JSON posts to ``{base_url}/images/generations``; edits are
 multipart posts to ``{base_url}/images/edits`` (base image first, then the
 references, as repeated ``image[]`` parts when there are several, and the
 mask). Bodies are built from the model's allow-list in
-:mod:`~assetgen.providers.models`, so a reseller such as CometAPI works by
+:mod:`~assetgen.providers.openai.models`, so a reseller such as CometAPI works by
 ``base_url`` alone.
 
 One ``httpx.AsyncClient`` (HTTP/1.1, connections kept alive) serves every
 request; at most ``concurrency`` requests are in flight, spaced to stay under
 ``requests_per_minute``. Failures that may pass (429 other than quota, 5xx,
-timeouts, dropped connections) are retried per :mod:`~assetgen.providers.retry`;
+timeouts, dropped connections) are retried per :mod:`~assetgen.providers.openai.retry`;
 each retry and each model warning is reported as an :class:`~assetgen.events.Event`.
 
 Everything on the wire is bounded: ``[provider] timeout`` bounds each whole
@@ -181,7 +181,7 @@ class OpenAIProvider(Provider):
             await self._client.aclose()
             self._client = None
 
-    # -- for the Batch API (:mod:`~assetgen.providers.batch`) --------------------
+    # -- for the Batch API (:mod:`~assetgen.providers.openai.batch`) --------------------
 
     def client(self) -> httpx.AsyncClient:
         """The authorised connection pool, for the Files and Batch endpoints."""
