@@ -388,3 +388,31 @@ def test_a_manifest_edited_by_hand_is_seen(
     assert "manifest out of date" in capsys.readouterr().err
     assert run(root, "build") == 0
     assert '"width": 64' in manifest.read_text()
+
+
+def test_every_dataclass_inside_a_spec_or_lock_may_be_cached() -> None:
+    """A new dataclass inside the spec or the lock must join the allowlist, or no-ops slow down."""
+    import dataclasses
+    import typing
+
+    from assetgen.graph import Asset
+    from assetgen.lockfile import Lockfile
+    from assetgen.spec_types import Spec
+
+    allowed = set(state_cache._ALLOWED.values())
+    seen: set[type] = set()
+    missing: list[str] = []
+
+    def visit(hint: object) -> None:
+        for arg in typing.get_args(hint):
+            visit(arg)
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint) and hint not in seen:
+            seen.add(hint)
+            if hint not in allowed:
+                missing.append(hint.__qualname__)
+            for item in typing.get_type_hints(hint).values():
+                visit(item)
+
+    for root in (Spec, Lockfile, Asset):
+        visit(root)
+    assert len(seen) >= 10 and missing == []
