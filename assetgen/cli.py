@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .project import Project
     from .report import BuildReport
     from .session import Session
+    from .shards import Shard
 
 EXIT_INTERRUPTED = 130
 
@@ -86,6 +87,10 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--pull", action="store_true",
         help="with --locked: first download from [cache] remote the originals the store lacks",
+    )  # fmt: skip
+    build.add_argument(
+        "--shard", metavar="K/N",
+        help="CI: build only shard K of N (assets stay with their @inputs); needs [cache] remote",
     )  # fmt: skip
 
     cache = commands.add_parser("cache", help="the lock's originals and the remote cache")
@@ -341,6 +346,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .build import BuildOptions
     from .console import Progress
     from .session import Session
+    from .shards import parse_shard
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -348,10 +354,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise UsageError("--frozen goes with --locked")
     if args.pull and not args.locked:
         raise UsageError("--pull goes with --locked (a plain build fetches what it needs)")
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    if shard is not None and args.locked:
+        raise UsageError("--shard builds generations; --locked never generates")
     if args.locked:
         return verify_locked(args, write=not args.frozen)
     progress = Progress(quiet=args.quiet or args.json, verbose=args.verbose)
     project = open_from_args(args)
+    if shard is not None and project.spec.cache.remote is None:
+        raise UsageError("--shard: shards publish to [cache] remote; set one", hint=SHARD_HINT)
     attach_remote(project, progress, args)
     batching = batch_options(
         project.spec.provider, batch=args.batch, no_batch=args.no_batch, no_wait=args.no_wait
@@ -359,10 +370,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     if batching.mode == "ask" and sys.stdin.isatty():
         batching = replace(batching, confirm_direct=confirm_direct)
     session = Session(project, emit=progress, batching=batching)
-    plan = session.plan(args.names, refresh=args.refresh or (), rerender=args.rerender)
+    plan = build_plan(session, args, shard)
     if declined_batch(session, plan):
         session.use_batching(replace(batching, mode="never"))
-        plan = session.plan(args.names, refresh=args.refresh or (), rerender=args.rerender)
+        plan = build_plan(session, args, shard)
     budget = session.budget(args.max_cost)
     session.approve(plan, budget=budget, yes=args.yes, ask=terminal_ask())
     try:
@@ -371,6 +382,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     return finish_build(report, as_json=args.json)
+
+
+SHARD_HINT = 'add `[cache]` with `remote = "s3://bucket/prefix"` (or a shared `file://` folder)'
+
+
+def build_plan(session: Session, args: argparse.Namespace, shard: Shard | None) -> Plan:
+    """The build's plan: the named assets (and their inputs), only shard K's with ``--shard``."""
+    from .shards import shard_plan
+
+    plan = session.plan(args.names, refresh=args.refresh or (), rerender=args.rerender)
+    return plan if shard is None else shard_plan(plan, shard)
 
 
 def declined_batch(session: Session, plan: Plan) -> bool:
