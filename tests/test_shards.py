@@ -1,0 +1,205 @@
+"""``build --shard K/N``: CI jobs split a project's generations and publish to one remote.
+
+The partition is checked on its own (deterministic, every asset once, chains kept
+together), then end to end through the fake Images API and a ``file://`` remote:
+two shard jobs, then an assemble build that generates nothing and writes the lock
+a single full build writes. Last, two builds racing on one new key.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assetgen import open_project
+from assetgen.cli import main
+from assetgen.shards import Shard, components, parse_shard, shard_names, shard_of
+from tests.fakeapi import FakeImagesAPI
+from tests.test_build_openai import OPENAI_BASE, api_env
+
+from .projects import BASE_SPEC, make_project
+
+__all__ = ["api_env"]  # the fixture, shared with the other builds through the fake API
+
+CHAIN = """
+[[asset]]
+name = "mascot"
+prompt = "a round teal cloud mascot"
+
+[[asset]]
+name = "mascot-wave"
+prompt = "the mascot, waving"
+image = "@mascot"
+
+[[asset]]
+name = "badge"
+prompt = "a badge in the style of the reference"
+references = ["@mascot-wave"]
+
+[[asset]]
+name = "card-{{ n }}"
+prompt = "a playing card number {{ n }}"
+matrix = { n = [1, 2, 3, 4, 5] }
+variants = [{ width = 32, format = "png" }]
+"""
+
+
+def cli(root: Path, *args: str) -> int:
+    return main(["-C", str(root), *args])
+
+
+def remote_table(shared: Path) -> str:
+    return f'\n[cache]\nremote = "file://{shared}"\n'
+
+
+def assets_of(root: Path) -> list[Any]:
+    return open_project(root / "assetgen.toml").assets()
+
+
+def lock_entries(root: Path) -> dict[str, Any]:
+    """The lock's assets, without what differs between machines by design."""
+    data = tomllib.loads((root / "assetgen.lock").read_text())
+    return {name: entry for name, entry in data["asset"].items()}
+
+
+# -- the partition ----------------------------------------------------------------------
+
+
+def test_the_partition_is_deterministic_covers_every_asset_once_and_keeps_chains(
+    tmp_path: Path,
+) -> None:
+    make_project(tmp_path, CHAIN)
+    assets = assets_of(tmp_path)
+    names = sorted(asset.name for asset in assets)
+    groups = components(assets)
+    assert ["badge", "mascot", "mascot-wave"] in groups
+    for count in (1, 2, 3, 4, 7, 256):
+        shards = [shard_names(assets, Shard(k, count)) for k in range(1, count + 1)]
+        assert sorted(n for shard in shards for n in shard) == names, "not a partition"
+        chain = [s for s in shards if "mascot" in s]
+        assert len(chain) == 1 and {"mascot-wave", "badge"} <= chain[0]
+    # Stable across processes and spec order: only the sorted names count.
+    assert shard_names(list(reversed(assets)), Shard(1, 4)) == shard_names(assets, Shard(1, 4))
+    assert shard_of(["mascot", "badge", "mascot-wave"], 4) == shard_of(
+        ["badge", "mascot", "mascot-wave"], 4
+    )
+
+
+def test_shard_values_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_shard("2/4") == Shard(2, 4)
+    assert parse_shard("256/256") == Shard(256, 256)
+    make_project(tmp_path, CHAIN + remote_table(tmp_path / "shared"))
+    for bad in ("0/2", "3/2", "1/257", "1", "a/b", "1/0", "-1/2"):
+        assert cli(tmp_path, "build", f"--shard={bad}") == 2, bad
+        err = capsys.readouterr().err
+        assert "--shard" in err and "K/N" in err and "Traceback" not in err
+    assert cli(tmp_path, "build", "--locked", "--shard", "1/2") == 2
+    assert "--locked never generates" in capsys.readouterr().err
+
+
+def test_a_shard_without_a_remote_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(tmp_path, CHAIN)
+    assert cli(tmp_path, "build", "--shard", "1/2") == 2
+    err = capsys.readouterr().err
+    assert "shards publish to [cache] remote; set one" in err
+    assert not (tmp_path / "assetgen.lock").exists(), "it built anyway"
+
+
+# -- shards, then assemble ----------------------------------------------------------------
+
+
+def clone(root: Path, spec: str, base: str) -> Path:
+    make_project(root, spec, base=base)
+    return root
+
+
+def test_two_shards_then_an_assemble_build_equal_one_full_build(
+    tmp_path: Path,
+    api_env: FakeImagesAPI,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    base = OPENAI_BASE.format(base_url=api_env.base_url, concurrency=1)
+    spec = CHAIN + remote_table(tmp_path / "shared")
+    full = clone(tmp_path / "full", CHAIN, base)  # no remote: a single runner
+    before = len(api_env.requests)
+    assert cli(full, "build", "--yes") == 0
+    total = len(api_env.requests) - before
+    assert total == 8
+
+    one, two = clone(tmp_path / "job-1", spec, base), clone(tmp_path / "job-2", spec, base)
+    made: list[int] = []
+    for job, root in ((1, one), (2, two)):
+        before = len(api_env.requests)
+        assert cli(root, "build", "--yes", "--json", "--shard", f"{job}/2") == 0
+        made.append(len(api_env.requests) - before)
+        report = json.loads(capsys.readouterr().out)
+        assert report["generated"] == made[-1]
+    assert sum(made) == total and all(made), f"each generation once, in either job: {made}"
+    assert set(lock_entries(one)).isdisjoint(lock_entries(two))
+
+    assemble = clone(tmp_path / "assemble", spec, base)
+    before = len(api_env.requests)
+    assert cli(assemble, "build", "--yes", "--json") == 0
+    assert len(api_env.requests) == before, "the assemble build generated"
+    report = json.loads(capsys.readouterr().out)
+    assert report["generated"] == 0 and report["remote_reused"] == total
+    assert lock_entries(assemble) == lock_entries(full)
+    assert (assemble / "assetgen.lock").read_bytes() == (full / "assetgen.lock").read_bytes()
+
+
+def test_assemble_with_locked_pull_needs_a_lock_and_never_generates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--locked`` never generates: without a lock it is out of date, with or without --pull."""
+    spec = CHAIN.replace("[1, 2, 3, 4, 5]", "[1]") + remote_table(tmp_path / "shared")
+    root = clone(tmp_path / "ci", spec, BASE_SPEC)
+    assert cli(root, "build", "--locked", "--pull") == 3
+    assert not (root / "assetgen.lock").exists()
+
+
+# -- a race ---------------------------------------------------------------------------------
+
+
+def test_two_builds_racing_on_one_new_key_both_succeed_consistently(
+    tmp_path: Path, api_env: FakeImagesAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared = tmp_path / "shared"
+    base = OPENAI_BASE.format(base_url=api_env.base_url, concurrency=1)
+    spec = '[[asset]]\nname = "race"\nprompt = "one new key, two builds"\n' + remote_table(shared)
+    roots = [clone(tmp_path / name, spec, base) for name in ("a", "b")]
+    start = threading.Barrier(2)
+    codes: list[int] = []
+
+    def build(root: Path) -> None:
+        start.wait()
+        codes.append(cli(root, "build", "--yes", "-q"))
+
+    before = len(api_env.requests)
+    threads = [threading.Thread(target=build, args=(root,)) for root in roots]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [0, 0]
+    assert 1 <= len(api_env.requests) - before <= 2
+    originals = {lock_entries(root)["race"]["original"] for root in roots}
+    for root in roots:
+        store = open_project(root / "assetgen.toml").store
+        assert all(store.present(sha) for sha in originals if sha in lock_sha(root)), root
+
+    # A third clone gets the remote's record: one of the two, and its bytes verify.
+    third = clone(tmp_path / "c", spec, base)
+    before = len(api_env.requests)
+    assert cli(third, "build", "--yes", "--json") == 0
+    assert len(api_env.requests) == before
+    assert json.loads(capsys.readouterr().out)["remote_reused"] == 1
+    assert lock_entries(third)["race"]["original"] in originals
