@@ -389,10 +389,8 @@ SHARD_HINT = 'add `[cache]` with `remote = "s3://bucket/prefix"` (or a shared `f
 
 def build_plan(session: Session, args: argparse.Namespace, shard: Shard | None) -> Plan:
     """The build's plan: the named assets (and their inputs), only shard K's with ``--shard``."""
-    from .shards import shard_plan
-
-    plan = session.plan(args.names, refresh=args.refresh or (), rerender=args.rerender)
-    return plan if shard is None else shard_plan(plan, shard)
+    refresh = args.refresh or ()
+    return session.plan(args.names, refresh=refresh, rerender=args.rerender, shard=shard)
 
 
 def declined_batch(session: Session, plan: Plan) -> bool:
