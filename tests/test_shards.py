@@ -8,6 +8,7 @@ a single full build writes. Last, two builds racing on one new key.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import tomllib
@@ -194,11 +195,18 @@ def test_two_builds_racing_on_one_new_key_both_succeed_consistently(
     assert 1 <= len(api_env.requests) - before <= 2
     originals = {lock_entries(root)["race"]["original"]["sha256"] for root in roots}
     for root in roots:
-        store = open_project(root / "assetgen.toml").store
-        assert all(store.present(sha) for sha in originals if sha in lock_sha(root)), root
+        own = lock_entries(root)["race"]["original"]
+        assert hashlib.sha256((root / own["path"]).read_bytes()).hexdigest() == own["sha256"]
+    records = [json.loads(p.read_text()) for p in (shared / "keys").rglob("*.json")]
+    assert len(records) == 1, "one key, one record"
+    record = records[0]
+    assert record["candidates"][record["selected"]]["sha256"] in originals, "neither build's"
+    for path in (shared / "objects").rglob("*.png"):  # every committed object is whole
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.stem
 
     # A third clone gets the remote's record: one of the two, and its bytes verify.
     third = clone(tmp_path / "c", spec, base)
+    capsys.readouterr()
     before = len(api_env.requests)
     assert cli(third, "build", "--yes", "--json") == 0
     assert len(api_env.requests) == before
