@@ -9,6 +9,7 @@ a single full build writes. Last, two builds racing on one new key.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
 import tomllib
@@ -20,7 +21,7 @@ import pytest
 from assetgen import open_project
 from assetgen.cli import main
 from assetgen.shards import Shard, components, parse_shard, shard_names, shard_of
-from tests.fakeapi import FakeImagesAPI
+from tests.fakeapi import FakeImagesAPI, Reply
 from tests.test_build_openai import OPENAI_BASE, api_env
 
 from .projects import BASE_SPEC, make_project
@@ -171,6 +172,14 @@ def test_assemble_with_locked_pull_needs_a_lock_and_never_generates(
 # -- a race ---------------------------------------------------------------------------------
 
 
+def png(colour: str) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (1024, 1024), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
 def test_two_builds_racing_on_one_new_key_both_succeed_consistently(
     tmp_path: Path, api_env: FakeImagesAPI, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -185,6 +194,7 @@ def test_two_builds_racing_on_one_new_key_both_succeed_consistently(
         start.wait()
         codes.append(cli(root, "build", "--yes", "-q"))
 
+    api_env.script(*(Reply.images(png(colour)) for colour in ("red", "blue")))  # two answers
     before = len(api_env.requests)
     threads = [threading.Thread(target=build, args=(root,)) for root in roots]
     for thread in threads:
@@ -194,6 +204,7 @@ def test_two_builds_racing_on_one_new_key_both_succeed_consistently(
     assert codes == [0, 0]
     assert 1 <= len(api_env.requests) - before <= 2
     originals = {lock_entries(root)["race"]["original"]["sha256"] for root in roots}
+    assert len(originals) == len(api_env.requests) - before, "each build keeps what it paid for"
     for root in roots:
         own = lock_entries(root)["race"]["original"]
         assert hashlib.sha256((root / own["path"]).read_bytes()).hexdigest() == own["sha256"]
