@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .plan import Plan
     from .project import Project
     from .report import BuildReport
-    from .session import Session
+    from .session import CheckResult, Session
     from .shards import Shard
 
 EXIT_INTERRUPTED = 130
@@ -520,12 +520,17 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     from .session import Session
 
     project = open_from_args(args)
-    if getattr(args, "pull", False):
+    progress = Progress(quiet=True)
+    pull = getattr(args, "pull", False)
+    if pull:
         pulled = run_cache(project, "pull", args)
         if pulled.missing:
             print(f"not in {pulled.remote}: {', '.join(pulled.missing)}", file=sys.stderr)
-    session = Session(project, emit=Progress(quiet=True))
+    session = Session(project, emit=progress)
     result = session.check(args.names, write=write)
+    if pull and write and result.problems:
+        attach_remote(project, progress, args)
+        result = assemble_from_remote(session, args) or result
     lockfile = project.spec.build.lockfile
     fix = fix_hint(project, args.names)
     if getattr(args, "json", False):
@@ -545,6 +550,17 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     if not getattr(args, "json", False):
         print(f"{len(result.plan.steps)} assets up to date with {lockfile}")
     return 0
+
+
+def assemble_from_remote(session: Session, args: argparse.Namespace) -> CheckResult | None:
+    """After ``build --shard`` jobs: the lock from what they published, or None (nothing done)."""
+    report = session.assemble(args.names)
+    if report is None:
+        return None
+    if report.failed:
+        return None
+    print(f"assembled from the remote cache (no API call): {report.summary()}", file=sys.stderr)
+    return session.check(args.names, write=True)
 
 
 def fix_hint(project: Project, names: list[str]) -> str:

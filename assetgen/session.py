@@ -294,6 +294,20 @@ class Session:
                 problems.append(f"manifest out of date: {project.spec.build.manifest}")
         return CheckResult(plan, verdict, problems, write=write)
 
+    def assemble(self, names: Sequence[str] = ()) -> BuildReport | None:
+        """The lock and outputs from the remote cache alone (``build --locked --pull``).
+
+        After ``build --shard`` jobs published every generation, each asset is
+        reused from the project's remote (no provider is ever made). Nothing is
+        built, and ``None`` returned, when anything would have to be generated.
+        """
+        plan = self.project.plan()
+        if names:
+            plan = select(plan, list(names))
+        if plan.api_calls:
+            return None
+        return self._render_only(plan)
+
     def repair(self, result: CheckResult) -> BuildReport:
         """Re-render the variants a ``check(write=True)`` found missing (no API call)."""
         if not result.repairable:

@@ -24,7 +24,7 @@ from assetgen.shards import Shard, components, parse_shard, shard_names, shard_o
 from tests.fakeapi import FakeImagesAPI, Reply
 from tests.test_build_openai import OPENAI_BASE, api_env
 
-from .projects import BASE_SPEC, make_project
+from .projects import make_project
 
 __all__ = ["api_env"]  # the fixture, shared with the other builds through the fake API
 
@@ -159,14 +159,35 @@ def test_two_shards_then_an_assemble_build_equal_one_full_build(
     assert (assemble / "assetgen.lock").read_bytes() == (full / "assetgen.lock").read_bytes()
 
 
-def test_assemble_with_locked_pull_needs_a_lock_and_never_generates(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_locked_pull_assembles_from_the_remote_and_never_generates(
+    tmp_path: Path,
+    api_env: FakeImagesAPI,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """``--locked`` never generates: without a lock it is out of date, with or without --pull."""
-    spec = CHAIN.replace("[1, 2, 3, 4, 5]", "[1]") + remote_table(tmp_path / "shared")
-    root = clone(tmp_path / "ci", spec, BASE_SPEC)
-    assert cli(root, "build", "--locked", "--pull") == 3
-    assert not (root / "assetgen.lock").exists()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    base = OPENAI_BASE.format(base_url=api_env.base_url, concurrency=1)
+    spec = CHAIN + remote_table(tmp_path / "shared")
+    jobs = [clone(tmp_path / f"job-{k}", spec, base) for k in (1, 2, 3)]
+    assert cli(jobs[0], "build", "--yes", "--shard", "1/3") == 0
+    assert cli(jobs[1], "build", "--yes", "--shard", "2/3") == 0
+    ci = clone(tmp_path / "ci", spec, base)
+    before = len(api_env.requests)
+    assert cli(ci, "build", "--locked") == 3, "--locked alone fetches nothing"
+    assert cli(ci, "build", "--locked", "--pull") == 3, "shard 3 has not run yet"
+    assert len(api_env.requests) == before and not (ci / "assetgen.lock").exists()
+    capsys.readouterr()
+
+    assert cli(jobs[2], "build", "--yes", "--shard", "3/3") == 0
+    before = len(api_env.requests)
+    assert cli(ci, "build", "--locked", "--pull") == 0
+    assert len(api_env.requests) == before, "--locked --pull generated"
+    assert "assembled from the remote cache" in capsys.readouterr().err
+    assert sorted(lock_entries(ci)) == sorted(a.name for a in assets_of(ci))
+    assert cli(ci, "check") == 0
+    full = clone(tmp_path / "full", CHAIN, base)
+    assert cli(full, "build", "--yes") == 0
+    assert (ci / "assetgen.lock").read_bytes() == (full / "assetgen.lock").read_bytes()
 
 
 # -- a race ---------------------------------------------------------------------------------
