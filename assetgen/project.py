@@ -30,6 +30,7 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .cache_tiers import RemoteCache
+    from .keyrecords import KeyRecord
 
 
 @dataclass
@@ -233,7 +234,7 @@ class Project:
         options = PlanOptions(refresh=frozenset(forced), rerender=rerender)
         lock, estimate = self.lock(), estimate or (lambda _: 0.0)
         plan = make_plan(self.spec, assets, lock, self.store, self.hashes, estimate, options)
-        found: dict[str, Any] = {}
+        found: dict[str, KeyRecord] = {}
         asked: set[str] = set(plan_refreshed(plan, forced))
         # One bounded batch per depth of the @input graph: a remote original upstream
         # makes the keys of what is made from it known, and those are asked next.

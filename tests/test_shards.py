@@ -13,6 +13,7 @@ import io
 import json
 import threading
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,23 +123,33 @@ def clone(root: Path, spec: str, base: str) -> Path:
     return root
 
 
-def test_two_shards_then_an_assemble_build_equal_one_full_build(
-    tmp_path: Path,
-    api_env: FakeImagesAPI,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+Team = Callable[..., Path]
+
+
+@pytest.fixture
+def team(tmp_path: Path, api_env: FakeImagesAPI, monkeypatch: pytest.MonkeyPatch) -> Team:
+    """``team(folder)``: a clone of CHAIN through the fake API sharing one ``file://`` remote
+    (``remote=False``: none); builds are stamped with one fixed time."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     base = OPENAI_BASE.format(base_url=api_env.base_url, concurrency=1)
-    spec = CHAIN + remote_table(tmp_path / "shared")
-    full = clone(tmp_path / "full", CHAIN, base)  # no remote: a single runner
+
+    def make(folder: str, *, remote: bool = True) -> Path:
+        return clone(tmp_path / folder, CHAIN + remote_table(tmp_path / "shared") * remote, base)
+
+    return make
+
+
+def test_two_shards_then_an_assemble_build_equal_one_full_build(
+    team: Team, api_env: FakeImagesAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    full = team("full", remote=False)  # a single runner
     before = len(api_env.requests)
     assert cli(full, "build", "--yes") == 0
     total = len(api_env.requests) - before
     assert total == 8
     capsys.readouterr()
 
-    one, two = clone(tmp_path / "job-1", spec, base), clone(tmp_path / "job-2", spec, base)
+    one, two = team("job-1"), team("job-2")
     made: list[int] = []
     for job, root in ((1, one), (2, two)):
         before = len(api_env.requests)
@@ -149,7 +160,7 @@ def test_two_shards_then_an_assemble_build_equal_one_full_build(
     assert sum(made) == total and all(made), f"each generation once, in either job: {made}"
     assert set(lock_entries(one)).isdisjoint(lock_entries(two))
 
-    assemble = clone(tmp_path / "assemble", spec, base)
+    assemble = team("assemble")
     before = len(api_env.requests)
     assert cli(assemble, "build", "--yes", "--json") == 0
     assert len(api_env.requests) == before, "the assemble build generated"
@@ -160,18 +171,12 @@ def test_two_shards_then_an_assemble_build_equal_one_full_build(
 
 
 def test_locked_pull_assembles_from_the_remote_and_never_generates(
-    tmp_path: Path,
-    api_env: FakeImagesAPI,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    team: Team, api_env: FakeImagesAPI, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
-    base = OPENAI_BASE.format(base_url=api_env.base_url, concurrency=1)
-    spec = CHAIN + remote_table(tmp_path / "shared")
-    jobs = [clone(tmp_path / f"job-{k}", spec, base) for k in (1, 2, 3)]
+    jobs = [team(f"job-{k}") for k in (1, 2, 3)]
     assert cli(jobs[0], "build", "--yes", "--shard", "1/3") == 0
     assert cli(jobs[1], "build", "--yes", "--shard", "2/3") == 0
-    ci = clone(tmp_path / "ci", spec, base)
+    ci = team("ci")
     before = len(api_env.requests)
     assert cli(ci, "build", "--locked") == 3, "--locked alone fetches nothing"
     assert cli(ci, "build", "--locked", "--pull") == 3, "shard 3 has not run yet"
@@ -185,7 +190,7 @@ def test_locked_pull_assembles_from_the_remote_and_never_generates(
     assert "assembled from the remote cache" in capsys.readouterr().err
     assert sorted(lock_entries(ci)) == sorted(a.name for a in assets_of(ci))
     assert cli(ci, "check") == 0
-    full = clone(tmp_path / "full", CHAIN, base)
+    full = team("full", remote=False)
     assert cli(full, "build", "--yes") == 0
     assert (ci / "assetgen.lock").read_bytes() == (full / "assetgen.lock").read_bytes()
 
