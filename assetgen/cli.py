@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from .plan import Plan
     from .project import Project
     from .report import BuildReport
-    from .session import Session
+    from .session import CheckResult, Session
+    from .shards import Shard
 
 EXIT_INTERRUPTED = 130
 
@@ -86,6 +87,10 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--pull", action="store_true",
         help="with --locked: first download from [cache] remote the originals the store lacks",
+    )  # fmt: skip
+    build.add_argument(
+        "--shard", metavar="K/N",
+        help="CI: build only shard K of N (assets stay with their @inputs); needs [cache] remote",
     )  # fmt: skip
 
     cache = commands.add_parser("cache", help="the lock's originals and the remote cache")
@@ -341,6 +346,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .build import BuildOptions
     from .console import Progress
     from .session import Session
+    from .shards import parse_shard
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -348,10 +354,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise UsageError("--frozen goes with --locked")
     if args.pull and not args.locked:
         raise UsageError("--pull goes with --locked (a plain build fetches what it needs)")
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    if shard is not None and args.locked:
+        raise UsageError("--shard builds generations; --locked never generates")
     if args.locked:
         return verify_locked(args, write=not args.frozen)
     progress = Progress(quiet=args.quiet or args.json, verbose=args.verbose)
     project = open_from_args(args)
+    if shard is not None and project.spec.cache.remote is None:
+        raise UsageError("--shard: shards publish to [cache] remote; set one", hint=SHARD_HINT)
     attach_remote(project, progress, args)
     batching = batch_options(
         project.spec.provider, batch=args.batch, no_batch=args.no_batch, no_wait=args.no_wait
@@ -359,10 +370,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     if batching.mode == "ask" and sys.stdin.isatty():
         batching = replace(batching, confirm_direct=confirm_direct)
     session = Session(project, emit=progress, batching=batching)
-    plan = session.plan(args.names, refresh=args.refresh or (), rerender=args.rerender)
+    plan = build_plan(session, args, shard)
     if declined_batch(session, plan):
         session.use_batching(replace(batching, mode="never"))
-        plan = session.plan(args.names, refresh=args.refresh or (), rerender=args.rerender)
+        plan = build_plan(session, args, shard)
     budget = session.budget(args.max_cost)
     session.approve(plan, budget=budget, yes=args.yes, ask=terminal_ask())
     try:
@@ -371,6 +382,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     return finish_build(report, as_json=args.json)
+
+
+SHARD_HINT = 'add `[cache]` with `remote = "s3://bucket/prefix"` (or a shared `file://` folder)'
+
+
+def build_plan(session: Session, args: argparse.Namespace, shard: Shard | None) -> Plan:
+    """The build's plan: the named assets (and their inputs), only shard K's with ``--shard``."""
+    refresh = args.refresh or ()
+    return session.plan(args.names, refresh=refresh, rerender=args.rerender, shard=shard)
 
 
 def declined_batch(session: Session, plan: Plan) -> bool:
@@ -500,12 +520,17 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     from .session import Session
 
     project = open_from_args(args)
-    if getattr(args, "pull", False):
+    progress = Progress(quiet=True)
+    pull = getattr(args, "pull", False)
+    if pull:
         pulled = run_cache(project, "pull", args)
         if pulled.missing:
             print(f"not in {pulled.remote}: {', '.join(pulled.missing)}", file=sys.stderr)
-    session = Session(project, emit=Progress(quiet=True))
+    session = Session(project, emit=progress)
     result = session.check(args.names, write=write)
+    if pull and write and result.problems:
+        attach_remote(project, progress, args)
+        result = assemble_from_remote(session, args) or result
     lockfile = project.spec.build.lockfile
     fix = fix_hint(project, args.names)
     if getattr(args, "json", False):
@@ -525,6 +550,17 @@ def verify_locked(args: argparse.Namespace, *, write: bool) -> int:
     if not getattr(args, "json", False):
         print(f"{len(result.plan.steps)} assets up to date with {lockfile}")
     return 0
+
+
+def assemble_from_remote(session: Session, args: argparse.Namespace) -> CheckResult | None:
+    """After ``build --shard`` jobs: the lock from what they published, or None (nothing done)."""
+    report = session.assemble(args.names)
+    if report is None:
+        return None
+    if report.failed:
+        return None
+    print(f"assembled from the remote cache (no API call): {report.summary()}", file=sys.stderr)
+    return session.check(args.names, write=True)
 
 
 def fix_hint(project: Project, names: list[str]) -> str:

@@ -30,6 +30,7 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .cache_tiers import RemoteCache
+    from .keyrecords import KeyRecord
 
 
 @dataclass
@@ -233,13 +234,20 @@ class Project:
         options = PlanOptions(refresh=frozenset(forced), rerender=rerender)
         lock, estimate = self.lock(), estimate or (lambda _: 0.0)
         plan = make_plan(self.spec, assets, lock, self.store, self.hashes, estimate, options)
-        if self.remote is not None:  # one batch, bounded, before planning again with its answers
-            wanted = [key for key in remote_wanted(plan) if key not in plan_refreshed(plan, forced)]
-            found = self.remote.lookup(wanted, fetch=self.remote.fetches)
-            if found:
-                plan = make_plan(
-                    self.spec, assets, lock, self.store, self.hashes, estimate, options, found
-                )
+        found: dict[str, KeyRecord] = {}
+        asked: set[str] = set(plan_refreshed(plan, forced))
+        # One bounded batch per depth of the @input graph: a remote original upstream
+        # makes the keys of what is made from it known, and those are asked next.
+        while self.remote is not None:
+            wanted = [key for key in remote_wanted(plan) if key not in asked]
+            asked.update(wanted)
+            answers = self.remote.lookup(wanted, fetch=self.remote.fetches) if wanted else {}
+            if not answers:
+                break
+            found.update(answers)
+            plan = make_plan(
+                self.spec, assets, lock, self.store, self.hashes, estimate, options, found
+            )
         plan.notes.extend(
             check_outputs(plan.steps, self.spec.build.out_dir, file=self.spec.display_path)
         )

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .build import BuildOptions
     from .providers.base import Provider
     from .report import BuildReport
+    from .shards import Shard
     from .verify import Verdict
 
 Ask = Callable[[str], bool]
@@ -190,8 +191,11 @@ class Session:
         refresh: Sequence[str] = (),
         rerender: bool = False,
         checked: bool = True,
+        shard: Shard | None = None,
     ) -> Plan:
         """The plan with the provider's estimates, for ``names`` (globs) and their inputs.
+
+        ``shard``: only that shard's assets (``build --shard K/N``, see :mod:`assetgen.shards`).
 
         ``checked``: every local check the provider knows (sizes, transparency,
         inputs, ...) has passed, all problems at once, before anything is asked
@@ -207,6 +211,10 @@ class Session:
         )
         if names:
             plan = select(plan, list(names))
+        if shard is not None:
+            from .shards import shard_plan
+
+            plan = shard_plan(plan, shard)
         if checked:
             preflight(provider, plan, file=self.project.spec.display_path)
         return plan
@@ -285,6 +293,20 @@ class Session:
             if not project.manifest_current(project.lock()):
                 problems.append(f"manifest out of date: {project.spec.build.manifest}")
         return CheckResult(plan, verdict, problems, write=write)
+
+    def assemble(self, names: Sequence[str] = ()) -> BuildReport | None:
+        """The lock and outputs from the remote cache alone (``build --locked --pull``).
+
+        After ``build --shard`` jobs published every generation, each asset is
+        reused from the project's remote (no provider is ever made). Nothing is
+        built, and ``None`` returned, when anything would have to be generated.
+        """
+        plan = self.project.plan()
+        if names:
+            plan = select(plan, list(names))
+        if plan.api_calls:
+            return None
+        return self._render_only(plan)
 
     def repair(self, result: CheckResult) -> BuildReport:
         """Re-render the variants a ``check(write=True)`` found missing (no API call)."""

@@ -58,7 +58,7 @@ LAYERS = {
         "storage",
         "remote_storage",
     },
-    4: {"cache_tiers", "plan", "budget", "outputs", "models_report"},
+    4: {"cache_tiers", "plan", "shards", "budget", "outputs", "models_report"},
     5: {"project", "verify", "gc", "provenance_verify"},
     6: {"build", "batching", "cache_commands"},
     7: {"session", "watch", "gallery"},
