@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .batch_state import BatchStates, Submission
 from .errors import AssetgenError, ProviderAuthError, ProviderError, ResultPending, UsageError
-from .events import Emit, Event, ignore
+from .events import BatchEvent, Emit, Event, ignore
 from .providers.base import ImageRequest, ImageResult, Provider
 from .spec_types import ProviderConfig
 
@@ -381,8 +381,17 @@ class BatchedProvider(Provider):
     def _progress(self, run: _Run, info: BatchInfo) -> None:
         run.info = info
         counts = f"{info.completed}/{info.total}" if info.total else ""
-        data = {**info.to_json(), "assets": sorted(run.submission.keys[k] for k in run.keys)}
-        self.emit(Event("batch", f"batch {info.id}: {info.status} {counts}".strip(), data=data))
+        self.emit(
+            BatchEvent(
+                message=f"batch {info.id}: {info.status} {counts}".strip(),
+                id=info.id,
+                status=info.status,
+                total=info.total,
+                completed=info.completed,
+                failed=info.failed,
+                assets=tuple(sorted(run.submission.keys[k] for k in run.keys)),
+            )
+        )
 
     def _defer(self, run: _Run, why: str) -> None:
         """Every unresolved key of the run: still paid for in the batch, collected later."""

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .errors import AssetgenError, ProviderAuthError, ResultPending, SpecError, SpecErrors
-from .events import Emit, Event, ignore
+from .events import Emit, Event, GeneratedEvent, StartEvent, ignore
 from .fsutil import atomic_write_text
 from .keyrecords import KeyRecord
 from .lockfile import LockEntry, Lockfile, LockInput, LockProvenance, LockVariant
@@ -229,8 +229,11 @@ class Builder:
                 if step.action == "fresh":
                     outcome.status = "fresh"
                     return
-            why = {"reason": str(step.reason), "reason_code": step.reason.code}
-            self.emit(Event("start", step.action, asset=step.name, data=why))
+            reason, code = str(step.reason), step.reason.code
+            start = StartEvent(
+                message=step.action, asset=step.name, reason=reason, reason_code=code
+            )
+            self.emit(start)
             entry = await self.original_entry(step, outcome)
             await self.render(step, entry)
             outcome.status = {"generate": "generated", "reuse": "reused"}.get(
@@ -348,7 +351,7 @@ class Builder:
             generated_at=timestamp(),
         )
         self.project.store.remember(record)
-        self.emit(Event("generated", asset=step.name, data={"cost_usd": record.cost_usd}))
+        self.emit(GeneratedEvent(asset=step.name, cost_usd=record.cost_usd))
         await self.publish(record)
         return record
 

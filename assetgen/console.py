@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .budget import money
-from .events import Event
+from .events import BatchEvent, Event, GeneratedEvent, PlanEvent, StartEvent
 from .wording import without_asset
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class Progress:
 
     def on_plan(self, event: Event) -> None:
         """A build starts (watch mode: each rebuild); failures group within one build."""
-        self.total = int(event.data.get("total", 0))
+        self.total = event.total if isinstance(event, PlanEvent) else 0
         self.finished = 0
         self.causes.clear()
         self.retried.clear()
@@ -153,7 +153,8 @@ class Progress:
         self.running[name] = event.message
         self.started[name] = self.clock()
         if self.verbose and not self.live:
-            self.line(f"  {event.message:<8} {event.asset}  ({event.data.get('reason', '')})")
+            reason = event.reason if isinstance(event, StartEvent) else ""
+            self.line(f"  {event.message:<8} {event.asset}  ({reason})")
         self.status()
 
     def forget(self, name: str) -> None:
@@ -174,7 +175,8 @@ class Progress:
         self.status()
 
     def on_generated(self, event: Event) -> None:
-        self.costs[event.asset or ""] = float(event.data.get("cost_usd") or 0.0)
+        cost = event.cost_usd if isinstance(event, GeneratedEvent) else 0.0
+        self.costs[event.asset or ""] = cost
 
     def on_failed(self, event: Event) -> None:
         name = event.asset or ""
@@ -200,7 +202,9 @@ class Progress:
 
     def on_batch(self, event: Event) -> None:
         """A batch's state: in the live block; off a terminal at each change or once a minute."""
-        data = event.data
+        if not isinstance(event, BatchEvent):
+            return
+        data = event.counts()
         now = self.clock()
         known = self.batches.get(str(data.get("id")))
         self.batches[str(data.get("id"))] = {

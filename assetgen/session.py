@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from .budget import check_cost
 from .errors import BudgetError, SpecError, UsageError
-from .events import Emit, Event, ignore
+from .events import Emit, Event, PlanEvent, ignore
 from .plan import Plan, select
 from .project import Project, open_project, to_request
 
@@ -241,7 +241,7 @@ class Session:
         """Execute ``plan`` in the running event loop (the provider's client lives in it)."""
         from .build import build
 
-        self.emit(Event("plan", data={"total": sum(1 for s in plan.steps if s.action != "fresh")}))
+        self.emit(PlanEvent(total=sum(1 for s in plan.steps if s.action != "fresh")))
         for note in plan.notes:
             self.emit(Event("note", note))
         used = self.provider if plan.api_calls else None
@@ -256,7 +256,7 @@ class Session:
         if plan.is_noop:
             from .build import build_fresh
 
-            self.emit(Event("plan", data={"total": 0}))
+            self.emit(PlanEvent(total=0))
             for note in plan.notes:
                 self.emit(Event("note", note))
             self.close()

@@ -20,7 +20,7 @@ import pytest
 
 from assetgen.cli import main
 from assetgen.console import Progress
-from assetgen.events import Event
+from assetgen.events import BatchEvent, Event, PlanEvent
 from assetgen.project import open_project
 from assetgen.providers.base import Usage
 from assetgen.providers.openai.batch import read_lines
@@ -343,11 +343,11 @@ def test_progress_tells_a_batch_once_per_state_and_at_most_once_a_minute() -> No
 
     stream, now = io.StringIO(), [0.0]
     progress = Progress(stream, ticking=False, clock=lambda: now[0])
-    progress(Event("plan", data={"total": 2}))
+    progress(PlanEvent(total=2))
 
     def batch(status: str, completed: int) -> None:
-        data = {"id": "batch_1", "status": status, "completed": completed, "total": 2}
-        progress(Event("batch", data={**data, "failed": 0, "assets": ["a", "b"]}))
+        counts = {"id": "batch_1", "status": status, "completed": completed, "total": 2}
+        progress(BatchEvent(**counts, failed=0, assets=("a", "b")))  # type: ignore[arg-type]
 
     batch("validating", 0)
     for asset in ("a", "b"):

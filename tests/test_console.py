@@ -6,7 +6,7 @@ import io
 import re
 
 from assetgen.console import Progress
-from assetgen.events import Event
+from assetgen.events import Event, GeneratedEvent, PlanEvent
 
 
 class Terminal(io.StringIO):
@@ -27,7 +27,7 @@ def screen(raw: str) -> list[str]:
 
 
 def drive(progress: Progress) -> None:
-    progress(Event("plan", data={"total": 3}))
+    progress(PlanEvent(total=3))
     progress(Event("start", "generate", asset="hero-a"))
     progress(Event("start", "generate", asset="hero-b"))
     progress(Event("start", "render", asset="icon"))
@@ -44,7 +44,7 @@ def test_terminal_shows_a_line_per_running_asset_and_a_bar() -> None:
         ["render", "icon"],
     ]
     assert shown[-1].endswith("0/3")
-    progress(Event("generated", asset="hero-a", data={"cost_usd": 0.011}))
+    progress(GeneratedEvent(asset="hero-a", cost_usd=0.011))
     progress(Event("done", "generated", asset="hero-a"))
     shown = screen(stream.getvalue())
     assert shown[0] == "$ generated hero-a  $0.0110"

@@ -403,8 +403,8 @@ def test_429_waits_as_long_as_retry_after_asks(
     generate(make_provider(), request())
     assert time.monotonic() - started >= 0.35
     retries = [event for event in events if event.kind == "retry"]
-    assert [event.data["delay"] for event in retries] == [0.2, 0.15]
-    assert [event.data["status"] for event in retries] == [429, 429]
+    assert [event.delay for event in retries] == [0.2, 0.15]  # type: ignore[attr-defined]
+    assert [event.status for event in retries] == [429, 429]  # type: ignore[attr-defined]
     assert retries[0].asset == "hero"
     assert len(fake_api.requests) == 3
 
@@ -514,7 +514,7 @@ def test_the_key_never_appears_in_errors_or_events(
     errors.append(
         failure(make_provider(retry=RetryPolicy(max_retries=0), **unreachable), request())
     )
-    texts = [event.message + repr(event.data) for event in events]
+    texts = [event.message + repr(event) for event in events]
     for error in errors:
         seen: BaseException | None = error
         while seen is not None:

@@ -37,7 +37,7 @@ import httpx
 
 from ... import __version__
 from ...errors import AssetgenError, ProviderAuthError, ProviderError, SpecError
-from ...events import Emit, Event, EventKind, ignore
+from ...events import Emit, EventKind, ModelEvent, RetryEvent, ignore
 from ...secrets import Redactor, key_problem
 from ...spec_types import ProviderConfig
 from ..base import ImageRequest, ImageResult, NoOptions, Provider, Usage
@@ -223,11 +223,11 @@ class OpenAIProvider(Provider):
                 f"model {profile.id!r} is not in assetgen's model table: its sizes and fields "
                 f"are sent unchecked{cost}"
             )
-            self.emit(Event("warning", message, data={"model": profile.id}))
+            self.emit(ModelEvent("warning", message, model=profile.id))
         elif note is not None:
             level, message = note
             kind: EventKind = "info" if level == "info" else "warning"  # "error" raised already
-            self.emit(Event(kind, message, data={"model": profile.id}))
+            self.emit(ModelEvent(kind, message, model=profile.id))
 
     # -- HTTP ---------------------------------------------------------------
 
@@ -402,8 +402,15 @@ class OpenAIProvider(Provider):
         status = f"HTTP {error.status}: " if error.status else ""
         total = self.retry.max_retries + 1
         message = f"{status}{error.message}; attempt {attempt} of {total} in {delay:.2f} s"
-        data = {"delay": delay, "attempt": attempt, "status": error.status, "code": error.code}
-        self.emit(Event("retry", message, asset=request.asset, data=data))
+        retry = RetryEvent(
+            message=message,
+            asset=request.asset,
+            delay=delay,
+            attempt=attempt,
+            status=error.status,
+            code=error.code,
+        )
+        self.emit(retry)
 
     # -- responses ------------------------------------------------------------
 
