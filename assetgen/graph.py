@@ -115,20 +115,13 @@ def hash_key(payload: dict[str, Any]) -> str:
 
 def key_params(asset: Asset) -> dict[str, Any]:
     """The parameters that shape the returned image (part of the key and the lock)."""
-    params = asset.params.fields()
-    if asset.operation == "edit":
-        params.pop("moderation", None)  # the edits endpoint has no such field
-    if asset.spec.candidates > 1:
-        params["n"] = asset.spec.candidates
-    if asset.masked:
-        params["keep_unmasked"] = asset.spec.keep_unmasked
+    key_colour = None
     if keyed(asset):
         from .chroma import choose_key
 
-        params["key_colour"] = choose_key(asset.prompt).name  # how the alpha is made
-    else:
-        params.pop("transparency", None)  # "native" is how it always was: keys unchanged
-    return params
+        key_colour = choose_key(asset.prompt).name  # how the alpha is made
+    edit = asset.operation == "edit"
+    return asset.params.key_fields(edit=edit, masked=asset.masked, key_colour=key_colour)
 
 
 def keyed(asset: Asset) -> bool:

@@ -34,6 +34,9 @@ ALPHA_FORMATS = ("png", "webp")
 """Output formats that carry a transparent background."""
 INPUT_FIDELITIES = ("low", "high")
 
+NOT_REQUEST_FIELDS = frozenset({"candidates", "keep_unmasked", "take"})
+"""Fields that shape the result but are no request parameter of their own name."""
+
 DEFAULT_SIZE = "1024x1024"
 DEFAULT_QUALITY = "auto"
 DEFAULT_BACKGROUND = "auto"
@@ -54,6 +57,12 @@ class GenerationParams:
     complexity: str | None = None
     transparency: str | None = None
     """``None`` or ``native``: the model makes the alpha; ``key``: chroma key (see ``chroma``)."""
+    candidates: int = 1
+    """Images asked for at once (the API's ``n``)."""
+    keep_unmasked: bool = True
+    """A masked edit keeps every pixel outside the mask exactly."""
+    take: int = 0
+    """A fresh roll of the same inputs, by bumping it (only in the key)."""
 
     @classmethod
     def from_fields(cls, values: Mapping[str, Any]) -> GenerationParams:
@@ -65,13 +74,34 @@ class GenerationParams:
         return cls(**values)
 
     def fields(self) -> dict[str, Any]:
-        """The parameters as the key and the lock name them: defaults, then what is set."""
+        """The request parameters as the lock names them: defaults, then what is set."""
         always = ("size", "quality", "background")
         return {
             item.name: getattr(self, item.name)
             for item in fields(self)
-            if item.name in always or getattr(self, item.name) is not None
+            if item.name not in NOT_REQUEST_FIELDS
+            and (item.name in always or getattr(self, item.name) is not None)
         }
+
+    def key_fields(self, *, edit: bool, masked: bool, key_colour: str | None) -> dict[str, Any]:
+        """What shapes the returned image, as the generation key and the lock record it.
+
+        Only what changes the image is in: ``moderation`` not for edits (the edits
+        endpoint has no such field), ``n`` only above one, ``keep_unmasked`` only for
+        masked edits, and the chroma key's colour in place of ``transparency``.
+        """
+        params = self.fields()
+        if edit:
+            params.pop("moderation", None)
+        if self.candidates > 1:
+            params["n"] = self.candidates
+        if masked:
+            params["keep_unmasked"] = self.keep_unmasked
+        params.pop("transparency", None)  # "native" is how it always was: keys unchanged
+        if key_colour is not None:
+            params["transparency"] = self.transparency
+            params["key_colour"] = key_colour
+        return params
 
     @property
     def keyed_transparency(self) -> bool:

@@ -580,15 +580,19 @@ class SpecReader(ProviderReader):
             template=template,
             matrix=matrix,
             vars=dict(asset_vars),
-            params=GenerationParams.from_fields(params),
+            params=GenerationParams.from_fields(
+                {
+                    **params,
+                    "take": take or 0,
+                    "candidates": candidates or 1,
+                    "keep_unmasked": keep_unmasked,
+                }
+            ),
             model=model,
             image=image,
             mask=mask,
             references=tuple(references),
             variants=variants,
-            take=take or 0,
-            candidates=candidates or 1,
-            keep_unmasked=keep_unmasked,
         )
 
     def matrix(self, value: Any, label: str) -> dict[str, tuple[Any, ...]]:

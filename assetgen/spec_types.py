@@ -208,10 +208,19 @@ class AssetSpec:
     mask: str | None = None
     references: tuple[str, ...] = ()
     variants: tuple[VariantSpec, ...] = ()
-    take: int = 0
-    """Ask for a fresh roll of the same inputs by bumping this."""
-    candidates: int = 1
-    keep_unmasked: bool = True
+
+    @property
+    def take(self) -> int:
+        """Ask for a fresh roll of the same inputs by bumping this."""
+        return self.params.take
+
+    @property
+    def candidates(self) -> int:
+        return self.params.candidates
+
+    @property
+    def keep_unmasked(self) -> bool:
+        return self.params.keep_unmasked
 
     def input_fields(self) -> list[tuple[str, str]]:
         """``(field, value)`` of every input as written: image, mask, references."""

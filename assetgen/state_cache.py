@@ -94,7 +94,7 @@ from .spec_types import (
     VariantSpec,
 )
 
-FORMAT = 3
+FORMAT = 4
 """Bump when what a cache file holds changes shape."""
 MAGIC = b"assetgen parsed state\n"
 FOLDER = "parsed"
