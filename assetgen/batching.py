@@ -26,7 +26,6 @@ running when the wait ends (or at once, with ``--no-wait``) leaves its assets
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,6 +38,8 @@ from .providers.base import ImageRequest, ImageResult, Provider
 from .spec_types import ProviderConfig
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .plan import Plan
     from .project import Project
     from .providers.openai.batch import BatchClient, BatchInfo, Line
@@ -168,6 +169,8 @@ class BatchedProvider(Provider):
         return request.key in self.waiters
 
     async def generate(self, request: ImageRequest) -> ImageResult:
+        import asyncio
+
         future = self.waiters.get(request.key)
         if future is None:
             return await self.inner.generate(request)
@@ -175,6 +178,8 @@ class BatchedProvider(Provider):
 
     async def prepare(self, requests: Sequence[ImageRequest]) -> None:
         """Attach keys to recorded batches, submit the new ones, start following."""
+        import asyncio
+
         self.requests = {request.key: request for request in requests}
         for record in self.states.load():
             self._attach(record)
@@ -202,6 +207,8 @@ class BatchedProvider(Provider):
                 self.states.save(replace(run.submission, keys=keys))
 
     async def aclose(self) -> None:
+        import asyncio
+
         tasks = [run.task for run in self.runs if run.task is not None]
         for task in tasks:
             task.cancel()
@@ -237,6 +244,8 @@ class BatchedProvider(Provider):
         return self._client
 
     def _waiter(self, key: str) -> asyncio.Future[ImageResult]:
+        import asyncio
+
         future = self.waiters.get(key)
         if future is None:
             future = self.waiters[key] = asyncio.get_running_loop().create_future()
@@ -355,6 +364,8 @@ class BatchedProvider(Provider):
 
     async def _wait(self, run: _Run) -> BatchInfo | None:
         """Poll until the batch is done (its info), or until the wait ends (None)."""
+        import asyncio
+
         assert run.submission.batch_id is not None
         started = time.monotonic()
         failures = 0

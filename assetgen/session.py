@@ -259,7 +259,9 @@ class Session:
             self.emit(PlanEvent(total=0))
             for note in plan.notes:
                 self.emit(Event("note", note))
-            self.close()
+            # Planning sends nothing, so a provider holds no connection yet: let it go
+            # without an event loop (a no-op stays at the speed of stat).
+            self._provider = self._direct = None
             return build_fresh(self.project, plan, emit=self.emit)
         import asyncio
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from ...errors import SpecError
 from ..base import ImageRequest
-from .inputs import inspect_inputs
 from .models import ModelProfile, param_problems
 
 Problem = tuple[str, str]
@@ -20,6 +19,8 @@ def profile_problems(profile: ModelProfile, request: ImageRequest) -> list[Probl
     """Parameters the model cannot serve and, for an edit, inputs the API would refuse."""
     problems = param_problems(profile, request)
     if request.operation == "edit":
+        from .inputs import inspect_inputs  # Pillow: only for edits, never on a no-op
+
         try:
             inspect_inputs(request, profile)
         except SpecError as exc:  # reported with the parameters' problems, all at once
