@@ -27,15 +27,15 @@ running when the wait ends (or at once, with ``--no-wait``) leaves its assets
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from .batch_options import BatchOptions
 from .batch_state import BatchStates, Submission
-from .errors import AssetgenError, ProviderAuthError, ProviderError, ResultPending, UsageError
+from .errors import AssetgenError, ProviderAuthError, ProviderError, ResultPending
 from .events import BatchEvent, Emit, Event, ignore
 from .providers.base import ImageRequest, ImageResult, Provider
-from .spec_types import ProviderConfig
 
 if TYPE_CHECKING:
     import asyncio
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from .providers.openai.batch import BatchClient, BatchInfo, Line
     from .store import Store
 
-BatchMode = Literal["never", "ask", "always"]
 MAX_POLL_FAILURES = 10
 """Polls in a row that may fail (network, 5xx) before the build stops waiting."""
 LINE_SLACK = 64 * 1024
@@ -56,42 +55,6 @@ UNRUN = {
     "completed": "batch {id} finished without a result for this request",
 }
 """Why a request of a finished batch has no result; the next build sends it again."""
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """How one build uses the Batch API."""
-
-    mode: BatchMode = "never"
-    """``[provider] batch``, or ``--batch`` (always) / ``--no-batch`` (never)."""
-    wait: bool = True
-    """False (``--no-wait``): check each batch once and leave it running."""
-    poll_seconds: float = 30.0
-    max_wait: float = 90_000.0
-    submit: bool = True
-    """False (``batch wait``): only collect batches already submitted."""
-    confirm_direct: Callable[[int], bool] | None = field(default=None, compare=False)
-    """Asked (with the count) when the base URL has no Batch API; True sends them direct."""
-
-    @property
-    def use(self) -> bool:
-        """Whether new generations go by batch."""
-        return self.mode != "never" and self.submit
-
-
-def batch_options(
-    config: ProviderConfig, *, batch: bool = False, no_batch: bool = False, no_wait: bool = False
-) -> BatchOptions:
-    """The build's options from ``[provider]`` and the command line."""
-    if batch and no_batch:
-        raise UsageError("--batch and --no-batch contradict each other")
-    mode: BatchMode = "always" if batch else "never" if no_batch else config.batch  # type: ignore[assignment]
-    return BatchOptions(
-        mode=mode,
-        wait=not no_wait and config.batch_wait > 0,
-        poll_seconds=config.batch_poll,
-        max_wait=config.batch_wait,
-    )
 
 
 def batchable(request: ImageRequest) -> bool:

@@ -305,7 +305,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .batching import batch_options, plan_routes
+    from .batch_options import batch_options
+    from .batching import plan_routes
     from .console import Progress, graph_lines, plan_lines
     from .session import Session
 
@@ -342,7 +343,7 @@ def remote_lines(plan: Plan) -> list[str]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .batching import batch_options, batches_json
+    from .batch_options import batch_options
     from .build import BuildOptions
     from .console import Progress
     from .session import Session
@@ -378,7 +379,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     session.approve(plan, budget=budget, yes=args.yes, ask=terminal_ask())
     try:
         report = session.build(plan, BuildOptions(jobs=args.jobs, max_cost=budget))
-        report.batches = batches_json(session.provider_used)
+        if session.provider_used is not None:
+            from .batching import batches_json
+
+            report.batches = batches_json(session.provider_used)
     finally:
         progress.close()
     return finish_build(report, as_json=args.json)
@@ -395,12 +399,14 @@ def build_plan(session: Session, args: argparse.Namespace, shard: Shard | None) 
 
 def declined_batch(session: Session, plan: Plan) -> bool:
     """``batch = "ask"`` on a terminal: whether the user wants the generations direct."""
+    batching = session.batching
+    if batching is None or batching.mode != "ask" or not sys.stdin.isatty():
+        return False
     from .batching import plan_routes
 
     routes = plan_routes(session.provider, plan).values()
     count = sum(1 for route in routes if route == "batch")
-    batching = session.batching
-    if batching is None or batching.mode != "ask" or not count or not sys.stdin.isatty():
+    if not count:
         return False
     question = (
         f"{count} generation{'s' if count != 1 else ''} can go through the Batch API at half "
@@ -487,7 +493,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def batch_wait(project: Project, args: argparse.Namespace) -> int:
     """Collect the results of recorded batches for the spec's assets; submit nothing new."""
-    from .batching import batch_options, batches_json, plan_routes
+    from .batch_options import batch_options
+    from .batching import batches_json, plan_routes
     from .console import Progress
     from .plan import select
     from .session import Session
@@ -504,7 +511,10 @@ def batch_wait(project: Project, args: argparse.Namespace) -> int:
         return 0
     try:
         report = session.build(select(plan, waiting))
-        report.batches = batches_json(session.provider_used)
+        if session.provider_used is not None:
+            from .batching import batches_json
+
+            report.batches = batches_json(session.provider_used)
     finally:
         progress.close()
     return finish_build(report, as_json=args.json)

@@ -76,12 +76,8 @@ class GenerationParams:
     def fields(self) -> dict[str, Any]:
         """The request parameters as the lock names them: defaults, then what is set."""
         always = ("size", "quality", "background")
-        return {
-            item.name: getattr(self, item.name)
-            for item in fields(self)
-            if item.name not in NOT_REQUEST_FIELDS
-            and (item.name in always or getattr(self, item.name) is not None)
-        }
+        values = ((name, getattr(self, name)) for name in _REQUEST_FIELDS)
+        return {name: value for name, value in values if name in always or value is not None}
 
     def key_fields(self, *, edit: bool, masked: bool, key_colour: str | None) -> dict[str, Any]:
         """What shapes the returned image, as the generation key and the lock record it.
@@ -107,3 +103,9 @@ class GenerationParams:
     def keyed_transparency(self) -> bool:
         """A transparent background made by chroma key rather than by the model."""
         return self.transparency == "key" and self.background == "transparent"
+
+
+_REQUEST_FIELDS = tuple(
+    item.name for item in fields(GenerationParams) if item.name not in NOT_REQUEST_FIELDS
+)
+"""Field names in declaration order, computed once (``fields()`` runs for every asset)."""

@@ -37,7 +37,7 @@ from .project import Project, open_project, to_request
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from .batching import BatchOptions
+    from .batch_options import BatchOptions
     from .build import BuildOptions
     from .providers.base import Provider
     from .report import BuildReport
@@ -145,10 +145,15 @@ class Session:
     def provider(self) -> Provider:
         """:attr:`direct`, wrapped for the Batch API where the options and records say so."""
         if self._provider is None:
-            from .batching import batch_options, with_batches
+            direct = self.direct
+            if direct.name != "openai":  # only openai has a Batch API: skip the client's import
+                self._provider = direct
+                return direct
+            from .batch_options import batch_options
+            from .batching import with_batches
 
             options = self.batching or batch_options(self.project.spec.provider)
-            self._provider = with_batches(self.direct, self.project, options, emit=self.emit)
+            self._provider = with_batches(direct, self.project, options, emit=self.emit)
         return self._provider
 
     def use_batching(self, options: BatchOptions) -> None:

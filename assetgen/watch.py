@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .batching import BatchOptions
+from .batch_options import BatchOptions
 from .build import BuildOptions
 from .editor_temps import is_editor_temp
 from .errors import AssetgenError, BudgetError, UsageError

@@ -27,6 +27,7 @@ manifest = "public/img/assets.json"
 
 [provider]
 name = "offline"
+model = "sketch"  # not in the model table: offline draws any size (256x256 keeps builds short)
 
 [defaults]
 size = "{size}"

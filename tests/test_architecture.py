@@ -52,6 +52,7 @@ LAYERS = {
         "manifest",
         "report",
         "batch_state",
+        "batch_options",
         "provenance_lock",
         "state_cache",
         "keyrecords",
