@@ -306,7 +306,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from .batch_options import batch_options
-    from .batching import plan_routes
     from .console import Progress, graph_lines, plan_lines
     from .session import Session
 
@@ -316,7 +315,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     options = batch_options(project.spec.provider, batch=args.batch, no_batch=args.no_batch)
     session = Session(project, emit=progress, batching=options)
     plan = session.plan()  # every local check: exit 2, no key needed
-    routes = plan_routes(session.provider, plan)
+    routes = session.batch_routes(plan)
     if args.graph:
         lines = graph_lines(plan, args.graph)
     elif args.json:

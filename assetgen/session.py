@@ -156,6 +156,14 @@ class Session:
             self._provider = with_batches(direct, self.project, options, emit=self.emit)
         return self._provider
 
+    def batch_routes(self, plan: Plan) -> dict[str, str]:
+        """Asset → ``batch`` or ``in batch ID`` for generations that do not go direct."""
+        if self.provider is self.direct:  # not wrapped: nothing goes by batch
+            return {}
+        from .batching import plan_routes
+
+        return plan_routes(self.provider, plan)
+
     def use_batching(self, options: BatchOptions) -> None:
         """Change how generations use the Batch API (plan again afterwards)."""
         self.close()
