@@ -819,7 +819,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     from .project import open_project
 
     project = open_project(spec_path(args), draft=args.draft)
-    output = Path(args.output) if args.output else None
+    output = working_dir(args) / args.output if args.output else None  # -C: relative to DIR
     page = write_gallery(project, output, self_contained=args.self_contained)
     print(page)
     return 0

@@ -102,5 +102,7 @@ def test_dash_c_never_changes_the_working_directory(
     fresh.mkdir()
     assert main(["-C", str(fresh), "init"]) == 0
     assert (fresh / "assetgen.toml").is_file() and os.getcwd() == before
+    assert main(["-C", str(site), "gallery", "--output", "page.html"]) == 0
+    assert (site / "page.html").is_file() and not Path("page.html").exists()
     assert main(["-C", str(tmp_path / "missing"), "plan"]) == 2
     assert "-C" in capsys.readouterr().err
