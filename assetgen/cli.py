@@ -170,6 +170,8 @@ def attach_remote(
     project: Project, progress: Any, args: argparse.Namespace, *, fetches: bool = True
 ) -> None:
     """Give the project its remote cache tier, when ``[cache] remote`` names one."""
+    if project.spec.cache.remote is None:
+        return  # no remote: no thread pool to import
     from .cache_tiers import open_remote
     from .events import Event
 

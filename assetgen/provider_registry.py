@@ -57,6 +57,10 @@ BUILTINS = {
     "openai": "assetgen.providers.openai.provider:OpenAIProvider",
 }
 """Built-in providers by import path (``module:class``), imported when first used."""
+BUILTIN_KEY_REVISIONS = {"offline": 1, "openai": 0}
+"""The built-ins' ``key_revision``, so that computing a key imports no provider code
+(a no-op build of an openai project never imports httpx). A test checks that
+each equals its class's attribute."""
 RESERVED = frozenset(ProviderConfig.__dataclass_fields__)
 """``[provider]`` fields: a provider of that name would collide with its options table."""
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,39}")
@@ -171,6 +175,8 @@ def key_revision(name: str) -> int:
     A lock may name a provider that is not installed: its keys are then
     computed as revision 0 and match only what that provider locked at 0.
     """
+    if name in BUILTIN_KEY_REVISIONS:
+        return BUILTIN_KEY_REVISIONS[name]
     return load(name).key_revision if is_registered(name) else 0
 
 

@@ -114,9 +114,10 @@ class Session:
         A ``[cache] remote`` is attached as the CLI does: when it cannot be reached,
         a warning event and local builds, or an error with ``require_remote``.
         """
-        from .cache_tiers import open_remote
-
         project = open_project(find_spec_path(path), provider=provider, draft=draft)
+        if project.spec.cache.remote is None:
+            return cls(project, emit=emit, batching=batching)
+        from .cache_tiers import open_remote
 
         def warn(message: str) -> None:
             emit(Event("warning", message))
@@ -158,7 +159,7 @@ class Session:
 
     def batch_routes(self, plan: Plan) -> dict[str, str]:
         """Asset → ``batch`` or ``in batch ID`` for generations that do not go direct."""
-        if self.provider is self.direct:  # not wrapped: nothing goes by batch
+        if not plan.api_calls or self.provider is self.direct:  # nothing goes by batch
             return {}
         from .batching import plan_routes
 
@@ -214,11 +215,10 @@ class Session:
         inputs, ...) has passed, all problems at once, before anything is asked
         or spent; a spec problem is a :class:`~assetgen.errors.SpecError`.
         """
-        from .build import preflight
-
-        provider = self.provider
+        # The provider is made only when a step needs its estimate or its checks:
+        # a no-op imports no provider code (for openai: no httpx).
         plan = self.project.plan(
-            estimate=lambda asset: provider.estimate_cost(to_request(asset, "")),
+            estimate=lambda asset: self.provider.estimate_cost(to_request(asset, "")),
             refresh=list(refresh),
             rerender=rerender,
         )
@@ -228,8 +228,10 @@ class Session:
             from .shards import shard_plan
 
             plan = shard_plan(plan, shard)
-        if checked:
-            preflight(provider, plan, file=self.project.spec.display_path)
+        if checked and any(step.action == "generate" for step in plan.steps):
+            from .build import preflight
+
+            preflight(self.provider, plan, file=self.project.spec.display_path)
         return plan
 
     def budget(self, override: float | None = None) -> float | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -54,3 +57,25 @@ def make_mask(path: Path, size: tuple[int, int], box: tuple[int, int, int, int])
     mask.paste(255, box)
     mask.save(path)
     return path
+
+
+HEAVY_MODULES = ("PIL", "jinja2", "httpx", "fsspec", "c2pa", "asyncio")
+"""What a no-op must not pay to import: Pillow, Jinja2, httpx, fsspec, c2pa, an event loop."""
+
+
+def heavy_imports(root: Path, command: str, *, drop_env: tuple[str, ...] = ()) -> tuple[int, str]:
+    """``(exit code, heavy modules imported)`` of ``assetgen -C root -q command`` in a new process.
+
+    ``drop_env``: environment variables the process runs without (e.g. the API key).
+    """
+    code = (
+        "import sys; from assetgen.cli import main; "
+        f"code = main(['-C', {str(root)!r}, '-q', {command!r}]); "
+        f"print(code, ','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    env = {name: value for name, value in os.environ.items() if name not in drop_env}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    code_text, _, heavy = done.stdout.splitlines()[-1].partition(" ")
+    return int(code_text), heavy

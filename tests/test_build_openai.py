@@ -18,7 +18,7 @@ from assetgen.lockfile import LockStore
 from tests.conftest import FAKE_API_KEY
 from tests.fakeapi import FakeImagesAPI, Reply
 
-from .projects import make_project
+from .projects import heavy_imports, make_project
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "landing"
 
@@ -223,3 +223,16 @@ def test_ctrl_c_exits_130_with_a_valid_lock(api_env: FakeImagesAPI, tmp_path: Pa
     locked = LockStore(root / "assetgen.lock", tmp_path / "no-journal").read_committed()
     assert len(locked.assets) >= 2, "finished assets are folded into the lock on Ctrl-C"
     assert not (root / ".assetgen/journal.jsonl").exists()
+
+
+@pytest.mark.parametrize("command", ["plan", "check", "build"])
+def test_a_no_op_of_an_openai_project_needs_no_key_and_no_http_client(
+    api_env: FakeImagesAPI, tmp_path: Path, command: str
+) -> None:
+    """CI verifies committed assets without a key, and a no-op never imports httpx."""
+    root = project(tmp_path / "site", api_env)
+    assert cli(root, "build") == 0
+    assert cli(root, "plan") == 0  # the parsed state is cached now
+    requests = len(api_env.requests)
+    assert heavy_imports(root, command, drop_env=("OPENAI_API_KEY",)) == (0, "")
+    assert len(api_env.requests) == requests

@@ -105,6 +105,14 @@ def test_keys_of_the_built_ins_are_unchanged(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("name", sorted(provider_registry.BUILTIN_KEY_REVISIONS))
+def test_a_built_ins_key_revision_is_known_without_importing_it(name: str) -> None:
+    """Keys use the registry's table (no provider import): it must say what the class says."""
+    assert set(provider_registry.BUILTIN_KEY_REVISIONS) == set(provider_registry.BUILTINS)
+    cls = provider_registry.load(name)
+    assert provider_registry.key_revision(name) == cls.key_revision
+
+
 # -- [provider] prices: in the spec pass, for every provider --------------------------------
 
 
