@@ -24,8 +24,9 @@ from typing import Any, Literal
 
 from .dependencies import Original, resolve, topological, with_upstreams
 from .errors import LockfileError, UsageError
-from .graph import Asset, generation_key, key_params, variant_key
+from .graph import Asset, key_params
 from .hashing import HashCache
+from .key_memo import KeyMemo
 from .keyrecords import KeyRecord
 from .lockfile import (
     LockEntry,
@@ -285,8 +286,11 @@ class Planner:
         estimate: Callable[[Asset], float | None],
         options: PlanOptions | None = None,
         remote: Mapping[str, KeyRecord] | None = None,
+        keys: KeyMemo | None = None,
     ) -> None:
         self.options = options or PlanOptions()
+        self.keys = keys or KeyMemo()
+        """Keys an earlier plan of the same expansion computed (:mod:`assetgen.key_memo`)."""
         self.remote: dict[str, KeyRecord] = dict(remote or {})
         """The remote cache's answers for keys the local tiers did not know (looked up
         before planning, in one batch: the planner itself does no I/O beyond stat)."""
@@ -331,7 +335,9 @@ class Planner:
         Planned (and estimated) as a generation; the build re-plans it once the
         input exists, and reuses a known result if the new input leads to one.
         """
-        variants = tuple(self.variant_step(asset, v, None, None) for v in asset.variants)
+        variants = tuple(
+            self.variant_step(asset, i, None, None) for i in range(len(asset.variants))
+        )
         return AssetStep(
             asset, PENDING_KEY, "generate", Reason("input-changed", f"input @{upstream} changes"),
             self.lock.assets.get(asset.name), None,
@@ -401,11 +407,13 @@ class Planner:
         return replace(record, candidates=tuple(candidates))
 
     def step(self, asset: Asset) -> AssetStep:
-        key = generation_key(self.provider, asset)
+        key = self.keys.generation(self.provider, asset)
         entry = self.lock.assets.get(asset.name)
         known = self.known_originals(key, entry)
         if known is None or asset.name in self.options.refresh:
-            variants = tuple(self.variant_step(asset, v, None, None) for v in asset.variants)
+            variants = tuple(
+                self.variant_step(asset, i, None, None) for i in range(len(asset.variants))
+            )
             why = (
                 Reason("refresh-requested", "refresh requested")
                 if known
@@ -422,7 +430,9 @@ class Planner:
         recorded = entry.variants if same_key and entry is not None else ()
         variants = self.unique(
             asset.name,
-            tuple(self.variant_step(asset, v, original, recorded) for v in asset.variants),
+            tuple(
+                self.variant_step(asset, i, original, recorded) for i in range(len(asset.variants))
+            ),
         )
         if not same_key:
             reason = replace(why_generate(asset, entry, self.provider), known_original=True)
@@ -461,18 +471,24 @@ class Planner:
             saves_usd=self.estimate(asset),
         )  # fmt: skip
 
+    def unplanned_variants(self, asset: Asset) -> tuple[VariantStep, ...]:
+        """The variants of an asset whose original is not known yet (no keys)."""
+        return tuple(self.variant_step(asset, i, None, None) for i in range(len(asset.variants)))
+
     def variant_step(
         self,
         asset: Asset,
-        variant: VariantSpec,
+        position: int,
         original: LockOriginal | None,
         recorded: tuple[LockVariant, ...] | None,
     ) -> VariantStep:
+        variant = asset.variants[position]
         recipe = variant_recipe(self.spec, asset, variant)
         if original is None:
             return VariantStep(variant, recipe, None, None)
         recipe = effective_recipe(recipe, (original.width, original.height))
-        key = variant_key(original.sha256, recipe)
+        made_from = (original.sha256, original.width, original.height)
+        key = self.keys.variant(asset.name, position, made_from, recipe)
         match = next((r for r in recorded or () if r.key == key), None)
         if match is None:
             return VariantStep(variant, recipe, key, None, "changed" if recorded else "new")
@@ -515,8 +531,9 @@ def make_plan(
     estimate: Callable[[Asset], float | None],
     options: PlanOptions | None = None,
     remote: Mapping[str, KeyRecord] | None = None,
+    keys: KeyMemo | None = None,
 ) -> Plan:
-    return Planner(spec, lock, store, hashes, estimate, options, remote).plan(assets)
+    return Planner(spec, lock, store, hashes, estimate, options, remote, keys).plan(assets)
 
 
 def remote_wanted(plan: Plan) -> list[str]:

@@ -233,7 +233,10 @@ class Project:
         forced = matching([a.name for a in assets], refresh or [], option="--refresh ")
         options = PlanOptions(refresh=frozenset(forced), rerender=rerender)
         lock, estimate = self.lock(), estimate or (lambda _: 0.0)
-        plan = make_plan(self.spec, assets, lock, self.store, self.hashes, estimate, options)
+        keys = self.state.key_memo() if self.state is not None else None
+        plan = make_plan(
+            self.spec, assets, lock, self.store, self.hashes, estimate, options, keys=keys
+        )
         found: dict[str, KeyRecord] = {}
         asked: set[str] = set(plan_refreshed(plan, forced))
         # One bounded batch per depth of the @input graph: a remote original upstream
@@ -246,8 +249,10 @@ class Project:
                 break
             found.update(answers)
             plan = make_plan(
-                self.spec, assets, lock, self.store, self.hashes, estimate, options, found
+                self.spec, assets, lock, self.store, self.hashes, estimate, options, found, keys
             )
+        if self.state is not None and keys is not None:
+            self.state.remember_keys(keys)
         plan.notes.extend(
             check_outputs(plan.steps, self.spec.build.out_dir, file=self.spec.display_path)
         )

@@ -71,6 +71,7 @@ from . import __version__
 from .fsutil import Listing, atomic_write_bytes
 from .graph import Asset, Expander, InputRef
 from .hashing import HashCache, text_sha256
+from .key_memo import KeyMemo
 from .layout import build_layout, check_input
 from .lockfile import (
     LockEntry,
@@ -188,6 +189,8 @@ class StateCache:
     def __init__(self, state_dir: Path) -> None:
         self.folder = state_dir / FOLDER
         self._key: bytes | None = None
+        self.expansion: tuple[str, str] | None = None
+        """``(identity, token)`` of the expansion :meth:`assets` returned last."""
 
     # -- files ------------------------------------------------------------
 
@@ -212,19 +215,20 @@ class StateCache:
 
     def write(
         self, kind: str, identity: str, key: object, value: object, refs: Sequence[object] = ()
-    ) -> None:
-        """Keep ``value`` for ``key``; a cache that cannot be written is no error."""
+    ) -> bool:
+        """Keep ``value`` for ``key``; a cache that cannot be written is no error (False)."""
         try:
             secret = self._secret(create=True)
             if secret is None:
-                return
+                return False
             buffer = io.BytesIO()
             _Pickler(buffer, refs).dump(((code_fingerprint(), kind, identity, key), value))
             payload = buffer.getvalue()
             data = MAGIC + _mac(secret, payload) + payload
             atomic_write_bytes(self.path(kind, identity), data, durable=False)
         except (OSError, pickle.PicklingError, RecursionError, TypeError, AttributeError):
-            return
+            return False
+        return True
 
     @staticmethod
     def _bytes(path: Path) -> bytes | None:
@@ -276,14 +280,39 @@ class StateCache:
         bytes and every option that changes the expansion (draft, ``--provider``)."""
         identity = f"{spec.path}\0{key}"
         kept = self.read("assets", identity, key, refs=spec.assets)
-        if isinstance(kept, tuple) and len(kept) == 2 and _current(spec, hashes, *kept):
+        if (
+            isinstance(kept, tuple)
+            and len(kept) == 3
+            and isinstance(kept[2], str)
+            and _current(spec, hashes, kept[0], kept[1])
+        ):
+            self.expansion = (identity, kept[2])
             return list(kept[1])
         expander = Expander(spec, hashes)
         assets = expander.expand()
         templates = _template_reads(spec, expander.renderer.reads())
+        self.expansion = None
         if templates is not None:
-            self.write("assets", identity, key, (templates, tuple(assets)), refs=spec.assets)
+            token = os.urandom(16).hex()  # names this expansion, for the keys made from it
+            value = (templates, tuple(assets), token)
+            if self.write("assets", identity, key, value, refs=spec.assets):
+                self.expansion = (identity, token)
         return assets
+
+    # -- the keys of the expansion (key_memo.KeyMemo) -----------------------------------
+
+    def key_memo(self) -> KeyMemo | None:
+        """The keys computed from the assets :meth:`assets` returned last (none: no memo)."""
+        if self.expansion is None:
+            return None
+        identity, token = self.expansion
+        known = self.read("keys", identity, token)
+        return KeyMemo(known if isinstance(known, dict) else None)
+
+    def remember_keys(self, memo: KeyMemo) -> None:
+        if self.expansion is not None and memo.changed:
+            identity, token = self.expansion
+            self.write("keys", identity, token, memo.used)
 
     # -- the lock (lockfile.ParsedLocks) -------------------------------------------
 

@@ -55,6 +55,7 @@ LAYERS = {
         "batch_options",
         "provenance_lock",
         "state_cache",
+        "key_memo",
         "keyrecords",
         "storage",
         "remote_storage",

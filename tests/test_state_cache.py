@@ -18,14 +18,21 @@ import os
 import pickle
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from assetgen import lockfile, prompts, state_cache
+from assetgen import key_memo, lockfile, prompts, state_cache
 from assetgen.cli import main
+from assetgen.dependencies import resolve
+from assetgen.graph import expand, generation_key, variant_key
+from assetgen.hashing import HashCache
+from assetgen.plan import effective_recipe, variant_recipe
+from assetgen.spec import load_spec
 from assetgen.state_cache import MAGIC, StateCache
 
 from .projects import heavy_imports, make_image, make_project, write
@@ -146,6 +153,109 @@ def test_a_build_parses_its_lock_once(site: Path, counted: dict[str, int]) -> No
     (site / ".assetgen/parsed").rename(site / "elsewhere")  # no cache: the slow path
     assert run(site, "build") == 0
     assert counted == {"spec": 1, "expand": 1, "lock": 1}  # plan and build share one parse
+
+
+# -- keys: computed once per expansion (key_memo) --------------------------------------------
+
+
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every key computed (not taken from the memo), by kind."""
+    calls: list[str] = []
+    for name in ("generation_key", "variant_key"):
+        real = getattr(key_memo, name)
+
+        def counting(*args: Any, _real: Any = real, _name: str = name) -> str:
+            calls.append(_name)
+            return str(_real(*args))
+
+        monkeypatch.setattr(key_memo, name, counting)
+    return calls
+
+
+def fresh_keys(root: Path) -> dict[str, tuple[str, list[str]]]:
+    """Each asset's generation key and variant keys as computed from scratch."""
+    spec = load_spec(root / "assetgen.toml")
+    lock = tomllib.loads((root / "assetgen.lock").read_text())["assets"]
+    keys = {}
+    originals = {
+        name: SimpleNamespace(path=entry["original"]["path"], sha256=entry["original"]["sha256"])
+        for name, entry in lock.items()
+    }
+    for asset in expand(spec, HashCache()):
+        asset = resolve(asset, originals, root)
+        entry = lock[asset.name]
+        original = (
+            entry["original"]["sha256"],
+            entry["original"]["width"],
+            entry["original"]["height"],
+        )
+        recipes = [variant_recipe(spec, asset, v) for v in asset.variants]
+        variants = [variant_key(original[0], effective_recipe(r, original[1:])) for r in recipes]
+        keys[asset.name] = (generation_key(spec.provider.name, asset), variants)
+    return keys
+
+
+def planned_keys(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> dict[str, tuple[str, list[str]]]:
+    lock = tomllib.loads((root / "assetgen.lock").read_text())["assets"]
+    return {
+        name: (entry["key"], [v["key"] for v in entry["variants"]]) for name, entry in lock.items()
+    }
+
+
+def test_a_no_op_computes_no_key_and_the_memo_gives_the_real_ones(
+    site: Path, hashed: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(site, "plan") == 0  # the memo of this expansion is written
+    hashed.clear()
+    assert planned(site, capsys)["fresh"] == ["tile-1", "tile-2", "edit"]
+    assert run(site, "build") == 0 and run(site, "check") == 0
+    assert hashed == []
+    assert planned_keys(site, capsys) == fresh_keys(site)
+
+
+def test_a_template_edit_retires_the_memo(
+    site: Path, hashed: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(site, "plan") == 0
+    hashed.clear()
+    same_size_edit(site / "prompts/tile.j2", "tile {{ n }}", "TILE {{ n }}")
+    assert planned(site, capsys)["generate"] == ["tile-1", "tile-2"]
+    assert hashed.count("generation_key") == 3  # the new expansion: every key again
+    assert run(site, "build") == 0
+    assert planned_keys(site, capsys) == fresh_keys(site)
+
+
+def test_a_new_upstream_original_changes_the_dependents_key_under_the_memo(
+    tmp_path: Path, stock: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``pick`` changes an ``@asset`` input and nothing the expansion read."""
+    root = tmp_path / "site"
+    make_project(
+        root,
+        """
+        [[asset]]
+        name = "base"
+        prompt = "a fox"
+        candidates = 2
+        variants = [{ width = 64, format = "png" }]
+
+        [[asset]]
+        name = "poster"
+        image = "@base"
+        prompt = "the fox on a poster"
+        variants = [{ width = 64, format = "png" }]
+        """,
+    )
+    assert run(root, "build") == 0 and run(root, "plan") == 0
+    before = planned_keys(root, capsys)["poster"][0]
+    assert run(root, "pick", "base", "1") == 0
+    assert planned(root, capsys)["generate"] == ["poster"]
+    assert run(root, "build") == 0
+    assert planned_keys(root, capsys)["poster"][0] != before
+    assert planned_keys(root, capsys) == fresh_keys(root)
 
 
 # -- every kind of change reaches the answer ---------------------------------------------

@@ -1,0 +1,72 @@
+"""Keys an earlier plan of the same expansion computed, so a no-op hashes nothing again.
+
+A key is canonical JSON plus SHA-256 of what shapes an image: three per asset
+(its generation and two variants, typically), about a fifth of a 5,000-asset
+no-op build. Each is a pure function of the expanded asset and of what the
+planner learns only while planning:
+
+* a generation key: the provider's name and key revision, and the content hash
+  of each input (``@asset`` inputs are resolved to their original's hash then);
+* a variant key: the variant's position in the asset, and the original's hash
+  and size (a width past the original's is clamped to it).
+
+The memo maps exactly those, with the asset's name, to the key. It is kept by
+:class:`~assetgen.state_cache.StateCache` under the *token of one expansion*:
+a new random token is drawn every time the spec's assets are expanded again,
+so a memo never outlives the assets it was computed from (prompts, parameters
+and recipes are all inside them), and assetgen's code fingerprint retires it
+with any change to how keys are made. Everything else about the memo's file is
+the state cache's: authenticated, bounded, and a miss whenever in doubt.
+
+What is kept is what the last plan used, so the memo stays as large as the
+project (a key no longer looked up is dropped at the next write).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .graph import Asset, generation_key, variant_key
+from .provider_registry import key_revision
+
+MemoIndex = tuple[Any, ...]
+
+
+class KeyMemo:
+    """Known keys by what they were computed from; counts what a plan added or dropped."""
+
+    def __init__(self, known: dict[MemoIndex, str] | None = None) -> None:
+        self.known: dict[MemoIndex, str] = known or {}
+        self.used: dict[MemoIndex, str] = {}
+        self.added = 0
+        self._revisions: dict[str, int] = {}
+
+    def generation(self, provider: str, asset: Asset) -> str:
+        revision = self._revisions.get(provider)
+        if revision is None:
+            revision = self._revisions[provider] = key_revision(provider)
+        inputs = tuple(ref.sha256 for ref in asset.inputs)
+        index = ("g", asset.name, provider, revision, inputs)
+        return self._lookup(index, lambda: generation_key(provider, asset))
+
+    def variant(
+        self, asset: str, position: int, original: tuple[str, int, int], recipe: dict[str, Any]
+    ) -> str:
+        """The key of variant ``position`` of ``asset`` made from ``original`` (sha256,
+        width, height), whose effective recipe is ``recipe``."""
+        index = ("v", asset, position, *original)
+        return self._lookup(index, lambda: variant_key(original[0], recipe))
+
+    def _lookup(self, index: MemoIndex, compute: Callable[[], str]) -> str:
+        key = self.known.get(index)
+        if key is None:
+            key = self.known[index] = compute()
+            self.added += 1
+        self.used[index] = key
+        return key
+
+    @property
+    def changed(self) -> bool:
+        """Whether what a plan used differs from what was known (worth writing)."""
+        return self.added > 0 or len(self.used) < len(self.known)
