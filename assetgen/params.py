@@ -59,7 +59,7 @@ DEFAULT_BACKGROUND = "auto"
 
 @dataclass(frozen=True)
 class ProviderOptions:
-    """One asset's options for one provider: ``[asset.<provider>]`` over ``[defaults.<provider>]``."""
+    """One asset's options for a provider: ``[asset.<provider>]`` over ``[defaults.<provider>]``."""
 
     provider: str
     values: Any

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .params import DEFAULT_MODEL, GenerationParams
+from .params import DEFAULT_MODEL as DEFAULT_MODEL  # the users' import path
+from .params import GenerationParams
 
 DEFAULT_SPEC_NAME = "assetgen.toml"
 DEFAULT_OUT_DIR = "public/img"
@@ -216,6 +217,7 @@ class AssetSpec:
     @property
     def keep_unmasked(self) -> bool:
         return self.params.keep_unmasked
+
     def input_fields(self) -> list[tuple[str, str]]:
         """``(field, value)`` of every input as written: image, mask, references."""
         fields = [("image", self.image), ("mask", self.mask)]
