@@ -16,6 +16,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from assetgen import provider_registry
@@ -290,3 +293,48 @@ def test_a_spec_with_options_builds_twice_from_the_parsed_state(
     out = capsys.readouterr().out
     report = json.load(io.StringIO(out))
     assert report["generated"] == 0
+
+
+option_values = st.one_of(
+    st.sampled_from(["#00ff88", "#FFFFFF", "teal", "", "#12345"]),
+    st.text(max_size=10),
+    st.integers(),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
+option_tables = st.dictionaries(st.sampled_from(["tint", "tnit", "shape", ""]), option_values)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(defaults=st.none() | option_tables, own=st.none() | option_tables | option_values)
+def test_any_options_table_loads_or_is_a_spec_error(
+    solid_provider: str, tmp_path: Path, defaults: dict[str, object] | None, own: object
+) -> None:
+    """Whatever the tables hold: a spec, or spec errors, each naming the table's field."""
+    data: dict[str, object] = {"provider": {"name": "solid", "model": "solid-1"}}
+    if defaults is not None:
+        data["defaults"] = {"solid": defaults}
+    fox: dict[str, object] = {"name": "fox", "prompt": "A fox"}
+    if own is not None:
+        fox["solid"] = own
+    data["asset"] = [fox]
+    path = tmp_path / "fuzz" / "assetgen.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(tomli_w.dumps(data))
+    try:
+        spec = load_spec(path)
+    except (SpecError, SpecErrors) as exc:
+        errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+        assert all(str(e.field).startswith(("solid", "defaults.solid")) for e in errors)
+        return
+    options = spec.assets[0].params.provider_options
+    assert options is not None and options.provider == "solid"
+    tint = options.values.tint
+    assert tint is None or (len(tint) == 7 and tint.startswith("#"))
