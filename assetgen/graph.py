@@ -65,13 +65,17 @@ class Asset:
     name: str
     spec: AssetSpec
     prompt: str
-    model: str
     params: GenerationParams
     inputs: tuple[InputRef, ...]
     variants: tuple[VariantSpec, ...]
     variables: dict[str, Any] = field(default_factory=dict)
     c2pa: bool = False
     """``[provenance] c2pa`` is on: originals are read for (or, offline, given) a manifest."""
+
+    @property
+    def model(self) -> str:
+        """The model, as resolved once in the spec pass (:attr:`GenerationParams.model`)."""
+        return self.params.model
 
     @property
     def operation(self) -> Literal["generate", "edit"]:
@@ -140,7 +144,7 @@ def generation_key(provider: str, asset: Asset) -> str:
         "schema": KEY_SCHEMA,
         "provider": provider,
         "revision": key_revision(provider),
-        "model": asset.model,
+        "model": asset.params.model,
         "operation": asset.operation,
         "prompt": asset.prompt,
         "params": key_params(asset),
@@ -219,7 +223,6 @@ class Expander:
             name=name,
             spec=asset_spec,
             prompt=prompt,
-            model=asset_spec.model or self.spec.provider.model,
             params=asset_spec.params,
             inputs=inputs,
             variants=asset_spec.variants,

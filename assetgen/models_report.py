@@ -120,7 +120,7 @@ def models_report(
     used: set[str] = set()
     if spec is not None:
         overrides = parse_price_overrides(spec.provider.prices, file=spec.display_path)
-        used = {spec.provider.model} | {a.model for a in spec.assets if a.model}
+        used = {spec.provider.model} | {a.params.model for a in spec.assets}
     ids = list(dict.fromkeys([*PROFILES, *sorted(used), *overrides]))
     for name in names:
         if name not in ids:

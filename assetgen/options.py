@@ -85,33 +85,64 @@ def kind_of(hint: Any, name: str) -> OptionKind:
     raise TypeError(f"field {name!r} has type {hint!r}, which a TOML table cannot carry")
 
 
+def asset_option_kinds(cls: Any) -> dict[str, OptionKind]:
+    """:func:`option_kinds` of an ``asset_options_class``, which has two more rules.
+
+    Every field has a default (an asset that sets nothing gets it; a field at its
+    default stays out of the key), and none is an array (the lock's ``params``
+    table holds single values). Raises TypeError like :func:`option_kinds`.
+    """
+    kinds = option_kinds(cls)
+    for name, kind in kinds.items():
+        if is_required(cls, name):
+            raise TypeError(f"field {name!r} needs a default (per-asset options are optional)")
+        if kind.expected.startswith("an array"):
+            raise TypeError(f"field {name!r} is an array; per-asset options are single values")
+    try:
+        cls()
+    except ValueError as exc:
+        raise TypeError(f"its defaults fail its own check: {exc}") from exc
+    return kinds
+
+
 def read_options(
-    cls: Any, table: Mapping[str, Any], prefix: str, *, file: str | None = None
+    cls: Any,
+    table: Mapping[str, Any],
+    prefix: str,
+    *,
+    file: str | None = None,
+    asset: str | None = None,
 ) -> tuple[Any, list[SpecError]]:
-    """``(instance of cls, [])``, or ``(None, problems)``; ``prefix`` like ``provider.solid.``."""
+    """``(instance of cls, [])``, or ``(None, problems)``; ``prefix`` like ``provider.solid.``.
+
+    ``asset``: the asset whose table it is (per-asset options), for messages.
+    """
     kinds = option_kinds(cls)
     problems: list[SpecError] = []
+
+    def problem(message: str, field: str, hint: str | None = None) -> None:
+        problems.append(SpecError(message, file=file, asset=asset, field=field, hint=hint))
+
     for key in table:
         if key not in kinds:
             hint = did_you_mean(key, list(kinds)) or f"expected one of: {', '.join(kinds) or '-'}"
-            problems.append(SpecError("unknown key", file=file, field=f"{prefix}{key}", hint=hint))
+            problem("unknown key", f"{prefix}{key}", hint)
     values = {}
     for name, kind in kinds.items():
         if name in table and kind.check(table[name]):
             values[name] = kind.convert(table[name])
         elif name in table:
             got = f"{type(table[name]).__name__} {shown(table[name])}"
-            message = f"expected {kind.expected}, got {got}"
-            problems.append(SpecError(message, file=file, field=f"{prefix}{name}"))
+            problem(f"expected {kind.expected}, got {got}", f"{prefix}{name}")
         elif is_required(cls, name):
-            message = "missing: this provider needs it"
-            problems.append(SpecError(message, file=file, field=f"{prefix}{name}"))
+            problem("missing: this provider needs it", f"{prefix}{name}")
     if problems:
         return None, problems
     try:
         return cls(**values), []
     except ValueError as exc:  # the dataclass's own __post_init__ check
-        return None, [SpecError(str(exc), file=file, field=prefix.rstrip("."))]
+        problem(str(exc), prefix.rstrip("."))
+        return None, problems
 
 
 def is_required(cls: Any, name: str) -> bool:

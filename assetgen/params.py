@@ -8,6 +8,14 @@ and what the lock records. ``fields()`` gives exactly the mapping keys and
 locks always had (defaults included, unset optional fields left out), so
 turning the untyped dict into this value changed no key.
 
+``model`` is resolved here too (the asset's own, else ``[defaults]``, else
+``[provider] model``), but it is not in ``fields()``: the key hashes it as a
+field of its own and the lock records it on the entry. ``provider_options``
+are the asset's options for the provider in use (``[asset.<provider>]`` over
+``[defaults.<provider>]``, read into the provider's ``asset_options_class``):
+in ``fields()`` as ``"<provider>.<field>"`` only for a field away from its
+default, so a spec that sets none keeps every key it had.
+
 The allowed values of each parameter are defined here once: the spec checks
 against them and the model table (``providers/openai/models.py``) builds
 every profile from them. They live here rather than in the table because the
@@ -17,7 +25,7 @@ spec is read below the providers' layer.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 QUALITIES = ("auto", "low", "medium", "high", "xhigh", "max")
@@ -36,10 +44,35 @@ INPUT_FIDELITIES = ("low", "high")
 
 NOT_REQUEST_FIELDS = frozenset({"candidates", "keep_unmasked", "take"})
 """Fields that shape the result but are no request parameter of their own name."""
+NOT_TABLE_FIELDS = NOT_REQUEST_FIELDS | {"model", "provider_options"}
+"""Fields ``fields()`` leaves out (the model is keyed and locked on its own; provider
+options under their namespace)."""
+
+DEFAULT_MODEL = "gpt-image-2.6-flare"
+"""The fast draft tier of the current family, suited to the build-look-tweak loop;
+gpt-image-2.6-sunburst is its detail tier, at the same token prices."""
 
 DEFAULT_SIZE = "1024x1024"
 DEFAULT_QUALITY = "auto"
 DEFAULT_BACKGROUND = "auto"
+
+
+@dataclass(frozen=True)
+class ProviderOptions:
+    """One asset's options for a provider: ``[asset.<provider>]`` over ``[defaults.<provider>]``."""
+
+    provider: str
+    values: Any
+    """An instance of the provider's ``asset_options_class`` (a frozen dataclass)."""
+
+    def fields(self) -> dict[str, Any]:
+        """``{"<provider>.<field>": value}`` for every field away from its default."""
+        out = {}
+        for item in fields(self.values):
+            value = getattr(self.values, item.name)
+            if item.default is MISSING or value != item.default:
+                out[f"{self.provider}.{item.name}"] = value
+        return out
 
 
 @dataclass(frozen=True)
@@ -63,6 +96,10 @@ class GenerationParams:
     """A masked edit keeps every pixel outside the mask exactly."""
     take: int = 0
     """A fresh roll of the same inputs, by bumping it (only in the key)."""
+    model: str = DEFAULT_MODEL
+    """The resolved model: the asset's ``model``, else ``[defaults]``'s, else ``[provider]``'s."""
+    provider_options: ProviderOptions | None = None
+    """The asset's options for the provider in use; ``None`` when it declares none."""
 
     @classmethod
     def from_fields(cls, values: Mapping[str, Any]) -> GenerationParams:
@@ -74,10 +111,16 @@ class GenerationParams:
         return cls(**values)
 
     def fields(self) -> dict[str, Any]:
-        """The request parameters as the lock names them: defaults, then what is set."""
+        """The request parameters as the lock names them: defaults, then what is set.
+
+        Then the provider's options away from their defaults, as ``<provider>.<field>``.
+        """
         always = ("size", "quality", "background")
-        values = ((name, getattr(self, name)) for name in _REQUEST_FIELDS)
-        return {name: value for name, value in values if name in always or value is not None}
+        values = ((name, getattr(self, name)) for name in _TABLE_FIELDS)
+        out = {name: value for name, value in values if name in always or value is not None}
+        if self.provider_options is not None:
+            out.update(self.provider_options.fields())
+        return out
 
     def key_fields(self, *, edit: bool, masked: bool, key_colour: str | None) -> dict[str, Any]:
         """What shapes the returned image, as the generation key and the lock record it.
@@ -105,7 +148,7 @@ class GenerationParams:
         return self.transparency == "key" and self.background == "transparent"
 
 
-_REQUEST_FIELDS = tuple(
-    item.name for item in fields(GenerationParams) if item.name not in NOT_REQUEST_FIELDS
+_TABLE_FIELDS = tuple(
+    item.name for item in fields(GenerationParams) if item.name not in NOT_TABLE_FIELDS
 )
 """Field names in declaration order, computed once (``fields()`` runs for every asset)."""

@@ -384,7 +384,7 @@ def to_request(asset: Asset, key: str) -> ImageRequest:
         asset=asset.name,
         key=key,
         prompt=prompt,
-        model=asset.model,
+        model=params.model,
         size=params.size,
         quality=params.quality,
         background=background,
@@ -402,4 +402,5 @@ def to_request(asset: Asset, key: str) -> ImageRequest:
         ),
         keep_unmasked=asset.spec.keep_unmasked,
         c2pa=asset.c2pa,
+        asset_options=None if params.provider_options is None else params.provider_options.values,
     )

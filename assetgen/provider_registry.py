@@ -12,6 +12,9 @@ declares three class attributes:
 ``options_class``
     A frozen dataclass: the provider's own options, read from the spec table
     ``[provider.<name>]`` and passed to its constructor as ``options=``.
+``asset_options_class`` (optional)
+    A frozen dataclass of per-asset options, read from ``[asset.<name>]`` over
+    ``[defaults.<name>]``; every request carries its asset's as ``asset_options``.
 
 The built-ins are registered by import path, so a provider's module is
 imported only when it is used: an offline build never imports httpx, and
@@ -30,7 +33,9 @@ rule on names: an entry point whose name is a ``[provider]`` field (``model``,
 ``prices``, ...) would collide with that field, one named like a built-in
 would shadow it, and two packages may not claim one name. Such entry points
 are refused (:attr:`Registration.refused` says why; naming one is an error
-that says it), and the names must be bare lowercase TOML keys.
+that says it), and the names must be bare lowercase TOML keys. The same
+holds for the fields of an asset (``size``, ``image``, ...), which share a
+table with ``[asset.<name>]`` and ``[defaults.<name>]``.
 
 This module sits below the spec reader (which validates each
 ``[provider.<name>]`` table against its options class) and the graph (which
@@ -47,8 +52,9 @@ from functools import cache
 from typing import Any
 
 from .errors import SpecError
-from .options import option_kinds
-from .spec_types import ProviderConfig
+from .options import asset_option_kinds, option_kinds
+from .params import GenerationParams
+from .spec_types import AssetSpec, ProviderConfig
 from .validation import did_you_mean
 
 ENTRY_POINT_GROUP = "assetgen.providers"
@@ -63,6 +69,11 @@ BUILTIN_KEY_REVISIONS = {"offline": 1, "openai": 0}
 each equals its class's attribute."""
 RESERVED = frozenset(ProviderConfig.__dataclass_fields__)
 """``[provider]`` fields: a provider of that name would collide with its options table."""
+ASSET_RESERVED = frozenset(AssetSpec.__dataclass_fields__) | frozenset(
+    GenerationParams.__dataclass_fields__
+)
+"""Fields of an asset (and ``[defaults]``): a provider of that name would collide with its
+per-asset options table."""
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 
 
@@ -124,6 +135,8 @@ def name_problem(name: str) -> str | None:
         return f"{name!r} is a built-in provider's name"
     if name in RESERVED:
         return f"[provider.{name}] would collide with the [provider] field {name!r}"
+    if name in ASSET_RESERVED:
+        return f"[asset.{name}] would collide with the asset field {name!r}"
     if not NAME_PATTERN.fullmatch(name):
         return "a provider name is a bare lowercase TOML key (a-z, 0-9, - and _, at most 40)"
     return None
@@ -222,6 +235,12 @@ def class_problem(cls: Any, name: str) -> str | None:
         option_kinds(getattr(cls, "options_class", None))
     except TypeError as exc:
         return f"options_class: {exc}"
+    per_asset = getattr(cls, "asset_options_class", None)
+    try:
+        if per_asset is not None:
+            asset_option_kinds(per_asset)
+    except TypeError as exc:
+        return f"asset_options_class: {exc}"
     return None
 
 

@@ -1,4 +1,4 @@
-"""Reading ``[provider]``: its own fields, its prices and each provider's options table.
+"""Reading ``[provider]``: its own fields, its prices and each provider's options tables.
 
 The fields of :class:`~assetgen.spec_types.ProviderConfig` are read as every
 other spec field; ``prices`` is checked whichever provider the spec names
@@ -6,6 +6,12 @@ other spec field; ``prices`` is checked whichever provider the spec names
 registered provider is read into that provider's ``options_class``
 (:mod:`assetgen.options`). Why options live in ``[provider.<name>]``: see
 :mod:`assetgen.provider_registry`.
+
+Per-asset options are read here too: an ``[asset.<name>]`` (or
+``[defaults.<name>]``) sub-table goes into provider ``<name>``'s
+``asset_options_class``. Every registered provider's table is checked; only
+the one of the provider in use is kept (as
+:class:`~assetgen.params.ProviderOptions`), the asset's over ``[defaults]``'s.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from .checks import (
 )
 from .errors import SpecError
 from .options import read_options
+from .params import ProviderOptions
 from .prices import price_problems
 from .spec_types import BATCH_MODES, IMAGE_FIELDS, ProviderConfig
 from .validation import TableReader, did_you_mean
@@ -39,6 +46,18 @@ class ProviderReader(TableReader):
     def __init__(self, path: Path, data: dict[str, Any], *, provider: str | None = None) -> None:
         super().__init__(path, data)
         self.provider_override = provider
+        self.provider_name = provider or ProviderConfig.name
+        """The provider in use, once ``[provider]`` is read."""
+        self.written_provider: Any = None
+        """``[provider] name`` as the spec writes it."""
+        self.unloadable: set[str] = set()
+        """Providers whose class failed to load (reported once)."""
+        self.default_model = ProviderConfig.model
+        """``[provider] model``: the model of an asset that names none, nor ``[defaults]``."""
+        self.default_options: ProviderOptions | None = None
+        """``[defaults.<provider>]`` read (or the bare options): an asset's without its own."""
+        self.default_options_table: dict[str, Any] = {}
+        """``[defaults.<provider>]`` as written, which an asset's own table goes over."""
 
     def read_provider(self, table: dict[str, Any]) -> ProviderConfig:
         """``[provider]``: its own fields, then each provider's ``[provider.<name>]`` table."""
@@ -73,7 +92,8 @@ class ProviderReader(TableReader):
             values[key] = self.typed(table, key, is_non_empty_str, "a non-empty string", prefix=p)
         values["base_url_set"] = values["base_url"] is not None
         name = self.provider_override or values["name"] or ProviderConfig.name
-        values["name"] = name
+        values["name"] = self.provider_name = name
+        self.written_provider = table.get("name")
         values["options"] = self.provider_options(table, name, written=table.get("name"))
         return ProviderConfig(**{k: v for k, v in values.items() if v is not None})
 
@@ -116,14 +136,112 @@ class ProviderReader(TableReader):
 
     def options_of(self, name: str, body: dict[str, Any]) -> Any:
         """``[provider.<name>]`` read into the provider's options class (problems collected)."""
-        try:
-            cls = provider_registry.load(name)
-        except SpecError as exc:
-            exc.file = self.path.name
-            self.problems.append(exc)
+        cls = self.provider_class(name)
+        if cls is None:
             return None
         options, problems = read_options(
             cls.options_class, body, f"provider.{name}.", file=self.path.name
         )
         self.problems.extend(problems)
         return options
+
+    def provider_class(self, name: str) -> Any:
+        """The class of registered provider ``name``; ``None`` (reported once) when it fails."""
+        if name in self.unloadable:
+            return None
+        try:
+            return provider_registry.load(name)
+        except SpecError as exc:
+            exc.file = self.path.name
+            self.problems.append(exc)
+            self.unloadable.add(name)
+            return None
+
+    # -- per-asset options ------------------------------------------------
+
+    def split_provider_tables(
+        self, table: dict[str, Any], allowed: tuple[str, ...], prefix: str, asset: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``table`` without its ``<provider>`` sub-tables, and those sub-tables.
+
+        A table under a name that is neither a field nor a registered provider is
+        reported here; other unknown keys are left to the caller.
+        """
+        rest: dict[str, Any] = {}
+        tables: dict[str, Any] = {}
+        for key, value in table.items():
+            if key in allowed:
+                rest[key] = value
+            elif key == self.written_provider or provider_registry.is_registered(key):
+                tables[key] = value
+            elif isinstance(value, dict):
+                known = provider_registry.names()
+                self.problem(
+                    "unknown key: not a field, nor a registered provider's table",
+                    field=f"{prefix}{key}",
+                    asset=asset,
+                    hint=did_you_mean(key, [*allowed, *known])
+                    or f"registered providers: {', '.join(known)}",
+                )
+            else:
+                rest[key] = value
+        return rest, tables
+
+    def asset_options(
+        self,
+        tables: dict[str, Any],
+        prefix: str,
+        asset: str | None,
+        *,
+        defaults: dict[str, Any],
+        fallback: ProviderOptions | None,
+    ) -> ProviderOptions | None:
+        """The options for the provider in use: its table over ``defaults`` (raw, checked).
+
+        Every registered provider's table is checked; the others are then ignored.
+        Without a table of the provider in use: ``fallback``.
+        """
+        chosen = None
+        for key, body in tables.items():
+            cls = self.asset_options_class(key, body, f"{prefix}{key}", asset)
+            if cls is None:
+                continue
+            active = key == self.provider_name
+            values, problems = read_options(
+                cls,
+                {**defaults, **body} if active else body,
+                f"{prefix}{key}.",
+                file=self.path.name,
+                asset=asset,
+            )
+            self.problems.extend(problems)
+            if active and values is not None:
+                chosen = ProviderOptions(key, values)
+        return chosen if self.provider_name in tables else fallback
+
+    def asset_options_class(
+        self, name: str, body: Any, field: str, asset: str | None
+    ) -> type[Any] | None:
+        """Provider ``name``'s ``asset_options_class``, when ``body`` can be read into it."""
+        if not provider_registry.is_registered(name):
+            return None  # the spec's own provider, not installed here: waits unchecked
+        cls = self.provider_class(name)
+        if cls is None:
+            return None
+        options: type[Any] | None = cls.asset_options_class
+        if options is None:
+            self.problem(f"provider {name!r} takes no per-asset options", field=field, asset=asset)
+        elif not isinstance(body, dict):
+            got = type(body).__name__
+            message = f"expected a table of provider {name!r}'s per-asset options, got {got}"
+            self.problem(message, field=field, asset=asset)
+            return None
+        return options
+
+    def bare_asset_options(self) -> ProviderOptions | None:
+        """The provider in use's per-asset options at their defaults; ``None``: it has none."""
+        if not provider_registry.is_registered(self.provider_name):
+            return None
+        cls = self.provider_class(self.provider_name)
+        options = None if cls is None else cls.asset_options_class
+        return None if options is None else ProviderOptions(self.provider_name, options())

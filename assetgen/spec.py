@@ -61,6 +61,7 @@ from .spec_types import (
     BuildConfig,
     CacheConfig,
     ProvenanceConfig,
+    ProviderConfig,
     Spec,
     VariantSpec,
 )
@@ -177,7 +178,7 @@ class SpecReader(ProviderReader):
         provider = self.read_provider(self.table("provider"))
         provenance = self.read_provenance(self.table("provenance"))
         cache = self.read_cache(self.table("cache"))
-        defaults = self.read_generation(self.table("defaults"), "defaults.", DEFAULTS_KEYS)
+        defaults = self.read_defaults(provider)
         variables = self.table("vars")
         variant_sets = self.read_variant_sets(self.table("variant_sets"))
         assets = self.read_assets(defaults, variant_sets)
@@ -197,6 +198,20 @@ class SpecReader(ProviderReader):
             provenance=provenance,
             cache=cache,
         )
+
+    def read_defaults(self, provider: ProviderConfig) -> dict[str, Any]:
+        """``[defaults]``, and its ``[defaults.<provider>]`` options (kept on the reader)."""
+        table, tables = self.split_provider_tables(
+            self.table("defaults"), DEFAULTS_KEYS, "defaults.", None
+        )
+        defaults = self.read_generation(table, "defaults.", DEFAULTS_KEYS)
+        self.default_model = provider.model
+        self.default_options = self.asset_options(
+            tables, "defaults.", None, defaults={}, fallback=self.bare_asset_options()
+        )
+        own = tables.get(provider.name)
+        self.default_options_table = own if isinstance(own, dict) and self.default_options else {}
+        return defaults
 
     def check_layout(self, build: BuildConfig, assets: list[AssetSpec]) -> None:
         self.problems.extend(layout_errors(self.path, build, assets))
@@ -531,13 +546,20 @@ class SpecReader(ProviderReader):
             )
         if (prompt is None) == (template is None):
             self.problem("give exactly one of 'prompt' or 'template'", field="prompt", asset=label)
+        table, tables = self.split_provider_tables(table, ASSET_KEYS, "", label)
         own = self.read_generation(
             {k: v for k, v in table.items() if k in DEFAULTS_KEYS}, "", DEFAULTS_KEYS, label
         )
         self.unknown_keys(table, ASSET_KEYS, "", label)
-        params = {**defaults, **own}
+        provider_options = self.asset_options(
+            tables,
+            "",
+            label,
+            defaults=self.default_options_table,
+            fallback=self.default_options,
+        )
+        params = {"model": self.default_model, **defaults, **own}
         variants = self.asset_variants(params.pop("variants", []), sets, label)
-        model = params.pop("model", None)
         keep_unmasked = params.pop("keep_unmasked", True)
         matrix = self.matrix(table.get("matrix", {}), label)
         asset_vars = self.typed(table, "vars", is_dict, "a table", prefix="", asset=label) or {}
@@ -586,9 +608,9 @@ class SpecReader(ProviderReader):
                     "take": take or 0,
                     "candidates": candidates or 1,
                     "keep_unmasked": keep_unmasked,
+                    "provider_options": provider_options,
                 }
             ),
-            model=model,
             image=image,
             mask=mask,
             references=tuple(references),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .params import DEFAULT_MODEL as DEFAULT_MODEL  # the users' import path
 from .params import GenerationParams
 
 DEFAULT_SPEC_NAME = "assetgen.toml"
@@ -18,9 +19,6 @@ DEFAULT_STORE_DIR = "assets/generated"
 DEFAULT_LOCKFILE = "assetgen.lock"
 DEFAULT_TEMPLATES = "prompts"
 DEFAULT_STATE_DIR = ".assetgen"
-DEFAULT_MODEL = "gpt-image-2.6-flare"
-"""The fast draft tier of the current family, suited to the build-look-tweak loop;
-gpt-image-2.6-sunburst is its detail tier, at the same token prices."""
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT = 300.0
@@ -201,9 +199,7 @@ class AssetSpec:
     matrix: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
     params: GenerationParams = field(default_factory=GenerationParams)
-    """Generation parameters after ``[defaults]``: size, quality, background, ..."""
-    model: str | None = None
-    """Per-asset model override."""
+    """Generation parameters after ``[defaults]``: size, quality, background, the model, ..."""
     image: str | None = None
     mask: str | None = None
     references: tuple[str, ...] = ()

@@ -40,7 +40,9 @@ ctime, which nobody can set: a secret shipped in a tarball or a repository
 next to crafted cache files authenticates nothing once extracted. Only then
 is the payload unpickled, and with an allowlist of classes (assetgen's frozen
 dataclasses, ``pathlib`` paths, the date and time types TOML has): even with
-the secret known, unpickling reaches no other callable. Plain marshal or JSON
+the secret known, unpickling reaches no other callable. A provider
+package's own options classes (``options_class``, ``asset_options_class``)
+are not on it: a spec that holds one is a miss every time, read the slow way. Plain marshal or JSON
 would need the same authentication, and hand-written converters for a dozen
 dataclasses that every refactor must keep in step (a converter that drifts
 is a stale answer); pickle rebuilds exactly the objects the slow path made,
@@ -82,7 +84,7 @@ from .lockfile import (
     LockProvenance,
     LockVariant,
 )
-from .params import GenerationParams
+from .params import GenerationParams, ProviderOptions
 from .providers.base import NoOptions
 from .spec import layout_errors, load_spec, read_spec
 from .spec_types import (
@@ -95,7 +97,7 @@ from .spec_types import (
     VariantSpec,
 )
 
-FORMAT = 4
+FORMAT = 5
 """Bump when what a cache file holds changes shape."""
 MAGIC = b"assetgen parsed state\n"
 FOLDER = "parsed"
@@ -109,8 +111,8 @@ _ALLOWED: dict[tuple[str, str], type] = {
     (cls.__module__, cls.__qualname__): cls
     for cls in (
         Spec, BuildConfig, ProviderConfig, ProvenanceConfig, CacheConfig, NoOptions, VariantSpec,
-        AssetSpec, Asset, InputRef, GenerationParams, Lockfile, LockEntry, LockOriginal,
-        LockVariant, LockInput, LockProvenance,
+        AssetSpec, Asset, InputRef, GenerationParams, ProviderOptions, Lockfile, LockEntry,
+        LockOriginal, LockVariant, LockInput, LockProvenance,
         pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath,
         datetime.date, datetime.time, datetime.datetime, datetime.timedelta, datetime.timezone,
     )

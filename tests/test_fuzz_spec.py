@@ -122,6 +122,7 @@ asset = st.fixed_dictionaries(
         "size": st.sampled_from(["auto", "64x64", "1x1", "99999x99999", "axb"]),
         "vars": st.dictionaries(st.text(max_size=6), toml_values, max_size=3),
         "junk": toml_values,
+        "offline": toml_values,  # a provider's per-asset table (offline takes none)
     },
 )
 specs = st.fixed_dictionaries(

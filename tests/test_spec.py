@@ -39,7 +39,7 @@ def test_valid_spec_loads_with_defaults(tmp_path: Path) -> None:
     spec = load_spec(path)
     assert spec.root == tmp_path.resolve()
     assert spec.provider.name == "offline"
-    assert spec.assets[0].params == GenerationParams(size="256x256", quality="low")
+    assert spec.assets[0].params == GenerationParams(size="256x256", quality="low", model="sketch")
     assert spec.assets[0].params.fields() == {
         "size": "256x256",
         "quality": "low",

@@ -69,6 +69,10 @@ class ImageRequest:
     """Composite the result onto the base outside the mask (masked edits)."""
     c2pa: bool = False
     """``[provenance] c2pa`` is on: a provider that signs only on request (offline) signs."""
+    asset_options: Any = None
+    """The asset's own options for this provider: an instance of its
+    ``asset_options_class`` (``[asset.<name>]`` over ``[defaults.<name>]``); ``None``
+    when it declares none, or for a request not made from a spec."""
 
     @property
     def operation(self) -> Literal["generate", "edit"]:
@@ -131,6 +135,9 @@ class Provider(ABC):
       request would now give a different image, to regenerate this provider's only.
     * ``options_class``: a frozen dataclass of the provider's own settings, read
       from ``[provider.<name>]`` (see :mod:`assetgen.options`).
+    * ``asset_options_class``: ``None``, or a frozen dataclass of per-asset options,
+      read from ``[asset.<name>]`` over ``[defaults.<name>]`` (every field with a
+      default, none an array); each request carries it as ``asset_options``.
 
     It is constructed as ``cls(config, options=options, emit=emit)``: ``config``
     the ``[provider]`` table, ``options`` the validated ``options_class`` instance.
@@ -139,6 +146,7 @@ class Provider(ABC):
     name: ClassVar[str] = ""
     key_revision: ClassVar[int] = 0
     options_class: ClassVar[type[Any]] = NoOptions
+    asset_options_class: ClassVar[type[Any] | None] = None
 
     def __init__(self, emit: Emit = ignore) -> None:
         self.emit = emit

@@ -38,6 +38,7 @@ from typing import Any
 from PIL import Image, ImageChops, ImageDraw
 
 from ..errors import SpecError
+from ..options import asset_option_kinds
 from .base import ImageRequest, ImageResult, InputImage, Provider
 
 PROMPT = "A teal fox in a coral forest"
@@ -123,13 +124,16 @@ def min_alpha(image: Image.Image) -> int:
 
 
 def declares_its_seam(harness: Harness, workdir: Path) -> None:
-    """``name``, ``key_revision`` and a frozen ``options_class`` dataclass, on the class."""
+    """``name``, ``key_revision``, a frozen ``options_class`` dataclass and, if any, a
+    valid ``asset_options_class``, on the class."""
     cls = type(harness.make())
     assert isinstance(cls.name, str) and cls.name, "the class declares no name"
     revision = cls.key_revision
     assert isinstance(revision, int) and not isinstance(revision, bool) and revision >= 0
     assert dataclasses.is_dataclass(cls.options_class), "options_class is not a dataclass"
     assert cls.options_class.__dataclass_params__.frozen, "options_class is not frozen"  # type: ignore[attr-defined]
+    if cls.asset_options_class is not None:
+        asset_option_kinds(cls.asset_options_class)  # TypeError says what is wrong
 
 
 def returns_requested_sizes(harness: Harness, workdir: Path) -> None:

@@ -1,10 +1,11 @@
 """assetgen-solid: flat-colour placeholder images, a third-party assetgen provider.
 
 The example of ``docs/extending.md``: one module, one entry point
-(``pyproject.toml``), an options dataclass for ``[provider.solid]`` and a
-green run of :mod:`assetgen.providers.contract`. Each image is one colour
-from the generation key with a shape in the middle; a masked edit paints
-the colour inside the mask only.
+(``pyproject.toml``), an options dataclass for ``[provider.solid]``, one for
+each asset's ``[asset.solid]`` and a green run of
+:mod:`assetgen.providers.contract`. Each image is one colour from the
+generation key with a shape in the middle; a masked edit paints the colour
+inside the mask only.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from assetgen.providers.base import ImageRequest, ImageResult, Provider
 from assetgen.spec_types import ProviderConfig
 
 SIZE = re.compile(r"([1-9][0-9]*)x([1-9][0-9]*)")
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 AUTO_SIDE = 256
+
+
+def check_tint(tint: str | None) -> None:
+    if tint is not None and not COLOUR.fullmatch(tint):
+        raise ValueError(f"tint must be a colour like '#ff8800', got {tint!r}")
 
 
 @dataclass(frozen=True)
@@ -41,8 +48,18 @@ class SolidOptions:
     def __post_init__(self) -> None:
         if self.max_side < 16:
             raise ValueError(f"max_side must be at least 16, got {self.max_side}")
-        if self.tint is not None and not re.fullmatch(r"#[0-9a-fA-F]{6}", self.tint):
-            raise ValueError(f"tint must be a colour like '#ff8800', got {self.tint!r}")
+        check_tint(self.tint)
+
+
+@dataclass(frozen=True)
+class SolidAssetOptions:
+    """``[asset.solid]`` (over ``[defaults.solid]``): what one asset may set."""
+
+    tint: str | None = None
+    """A ``#rrggbb`` colour mixed into this asset's images, instead of ``[provider.solid]``'s."""
+
+    def __post_init__(self) -> None:
+        check_tint(self.tint)
 
 
 class SolidProvider(Provider):
@@ -51,6 +68,7 @@ class SolidProvider(Provider):
     name = "solid"
     key_revision = 1
     options_class = SolidOptions
+    asset_options_class = SolidAssetOptions
 
     def __init__(
         self, config: ProviderConfig, *, options: SolidOptions, emit: Emit = ignore
@@ -86,7 +104,7 @@ class SolidProvider(Provider):
         return ImageResult(images, format="png", cost_usd=0.0, model=request.model)
 
     def draw(self, request: ImageRequest, index: int) -> bytes:
-        colour = self.colour(f"{request.key}#{index}")
+        colour = self.colour(f"{request.key}#{index}", self.tint(request))
         if request.image is not None:
             image = self.edit(request, colour)
         else:
@@ -95,10 +113,15 @@ class SolidProvider(Provider):
         image.save(buffer, "PNG")
         return buffer.getvalue()
 
-    def colour(self, seed: str) -> tuple[int, int, int]:
+    def tint(self, request: ImageRequest) -> str | None:
+        """The asset's own tint (``[asset.solid]``), else the provider's."""
+        own: SolidAssetOptions = request.asset_options or SolidAssetOptions()
+        return own.tint if own.tint is not None else self.options.tint
+
+    def colour(self, seed: str, tint_colour: str | None) -> tuple[int, int, int]:
         red, green, blue = hashlib.sha256(seed.encode()).digest()[:3]
-        if self.options.tint is not None:
-            tint = bytes.fromhex(self.options.tint[1:])
+        if tint_colour is not None:
+            tint = bytes.fromhex(tint_colour[1:])
             red, green, blue = ((a + b) // 2 for a, b in zip((red, green, blue), tint, strict=True))
         return red, green, blue
 
