@@ -193,11 +193,15 @@ def test_variant_key_ignores_nothing_in_the_recipe() -> None:
 def test_offline_renderer_revision_is_in_the_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Keys take the built-ins' revisions from the registry's table (which equals the
+    class attributes: tests/test_provider_registry.py), so bumping it changes the key."""
+    from assetgen import provider_registry
     from assetgen.providers import offline
 
     path = make_project(tmp_path, '[[asset]]\nname = "x"\nprompt = "fox"\n')
     (asset,) = expand(load_spec(path), HashCache())
     before = generation_key("offline", asset)
     assert offline.OfflineProvider.key_revision == offline.RENDERER_VERSION
-    monkeypatch.setattr(offline.OfflineProvider, "key_revision", offline.RENDERER_VERSION + 1)
+    revisions = provider_registry.BUILTIN_KEY_REVISIONS
+    monkeypatch.setitem(revisions, "offline", offline.RENDERER_VERSION + 1)
     assert generation_key("offline", asset) != before
