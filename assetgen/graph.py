@@ -16,9 +16,10 @@ import hashlib
 import itertools
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SpecError, SpecErrors
 from .hashing import HashCache
@@ -32,6 +33,9 @@ from .spec_types import (
     VariantSpec,
 )
 from .validation import SHOWN_CHARS, did_you_mean, shown
+
+if TYPE_CHECKING:
+    from .prompts import TemplateRead
 
 KEY_SCHEMA = 1
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -179,6 +183,8 @@ class Expander:
         self.renderer = PromptRenderer(spec.project_path(spec.build.templates), spec_file=self.file)
         self.problems: list[SpecError] = []
         self.seen: dict[str, AssetSpec] = {}
+        self.table_reads: dict[int, dict[str, TemplateRead]] = {}
+        """What the templates of each table :meth:`expand` rendered read (by table index)."""
         layout, problems = build_layout(spec.root, spec.path, spec.build)
         SpecErrors.raise_if_any(
             SpecError(text, file=self.file, field=f"build.{field}") for field, text in problems
@@ -186,28 +192,47 @@ class Expander:
         assert layout is not None
         self.layout = layout
 
-    def expand(self) -> list[Asset]:
+    def expand(self, kept: Mapping[int, Sequence[Asset]] | None = None) -> list[Asset]:
+        """Every concrete asset, in spec order; all problems at once (SpecErrors).
+
+        ``kept``: the assets of some ``[[asset]]`` tables (by index) from an
+        earlier expansion that is still current (see :mod:`assetgen.state_cache`):
+        they are taken as they are, and only the other tables are rendered.
+        :attr:`table_reads` says what each rendered table's templates read.
+        """
         assets: list[Asset] = []
-        for asset_spec in self.spec.assets:
-            repeats: dict[tuple[str | None, str | None, str], list[SpecError]] = {}
-            for combo in combinations(asset_spec.matrix):
-                try:
-                    asset = self.concrete(asset_spec, combo)
-                except SpecError as exc:
-                    # One template error, once: not again for every matrix entry.
-                    same = repeats.setdefault((exc.file, exc.field, exc.message), [])
-                    if not same:
-                        self.problems.append(exc)
-                    same.append(exc)
-                    continue
-                if asset is not None:
-                    assets.append(asset)
-            for first, *others in repeats.values():
-                if others:
-                    first.message += f" (and in {len(others)} more of its matrix entries)"
+        for index, asset_spec in enumerate(self.spec.assets):
+            if kept is not None and index in kept:
+                for asset in kept[index]:
+                    self.seen[asset.name] = asset_spec
+                assets.extend(kept[index])
+                continue
+            self.renderer.loader.begin()
+            assets.extend(self.expand_table(asset_spec))
+            self.table_reads[index] = self.renderer.reads()
         if not self.problems:
             self.problems.extend(check_references(assets, file=self.file))
         SpecErrors.raise_if_any(self.problems)
+        return assets
+
+    def expand_table(self, asset_spec: AssetSpec) -> list[Asset]:
+        assets: list[Asset] = []
+        repeats: dict[tuple[str | None, str | None, str], list[SpecError]] = {}
+        for combo in combinations(asset_spec.matrix):
+            try:
+                asset = self.concrete(asset_spec, combo)
+            except SpecError as exc:
+                # One template error, once: not again for every matrix entry.
+                same = repeats.setdefault((exc.file, exc.field, exc.message), [])
+                if not same:
+                    self.problems.append(exc)
+                same.append(exc)
+                continue
+            if asset is not None:
+                assets.append(asset)
+        for first, *others in repeats.values():
+            if others:
+                first.message += f" (and in {len(others)} more of its matrix entries)"
         return assets
 
     def concrete(self, asset_spec: AssetSpec, combo: dict[str, Any]) -> Asset | None:

@@ -10,12 +10,14 @@ planner learns only while planning:
 * a variant key: the variant's position in the asset, and the original's hash
   and size (a width past the original's is clamped to it).
 
-The memo maps exactly those, with the asset's name, to the key. It is kept by
-:class:`~assetgen.state_cache.StateCache` under the *token of one expansion*:
-a new random token is drawn every time the spec's assets are expanded again,
-so a memo never outlives the assets it was computed from (prompts, parameters
-and recipes are all inside them), and assetgen's code fingerprint retires it
-with any change to how keys are made. Everything else about the memo's file is
+The memo maps exactly those, with the asset's name and the *token* of the
+expansion of its ``[[asset]]`` table, to the key. The state cache draws a new
+random token every time it renders a table again
+(:meth:`~assetgen.state_cache.StateCache.assets`), so a key is never taken
+for assets other than those it was computed from (prompts, parameters and
+recipes are all inside them), while the keys of tables an edit did not touch
+stay known; assetgen's code fingerprint retires the memo with any change to
+how keys are made. Everything else about the memo's file is
 the state cache's: authenticated, bounded, and a miss whenever in doubt.
 
 What is kept is what the last plan used, so the memo stays as large as the
@@ -24,7 +26,7 @@ project (a key no longer looked up is dropped at the next write).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .graph import Asset, generation_key, variant_key
@@ -36,8 +38,13 @@ MemoIndex = tuple[Any, ...]
 class KeyMemo:
     """Known keys by what they were computed from; counts what a plan added or dropped."""
 
-    def __init__(self, known: dict[MemoIndex, str] | None = None) -> None:
+    def __init__(
+        self, known: dict[MemoIndex, str] | None = None, *, tokens: Mapping[int, str] | None = None
+    ) -> None:
         self.known: dict[MemoIndex, str] = known or {}
+        self.tokens: Mapping[int, str] = tokens or {}
+        """The token of each ``[[asset]]`` table's expansion, by table index: a key is
+        known only for the very expansion it was computed from."""
         self.used: dict[MemoIndex, str] = {}
         self.added = 0
         self._revisions: dict[str, int] = {}
@@ -47,18 +54,23 @@ class KeyMemo:
         if revision is None:
             revision = self._revisions[provider] = key_revision(provider)
         inputs = tuple(ref.sha256 for ref in asset.inputs)
-        index = ("g", asset.name, provider, revision, inputs)
+        index = ("g", self._token(asset), asset.name, provider, revision, inputs)
         return self._lookup(index, lambda: generation_key(provider, asset))
 
     def variant(
-        self, asset: str, position: int, original: tuple[str, int, int], recipe: dict[str, Any]
+        self, asset: Asset, position: int, original: tuple[str, int, int], recipe: dict[str, Any]
     ) -> str:
         """The key of variant ``position`` of ``asset`` made from ``original`` (sha256,
         width, height), whose effective recipe is ``recipe``."""
-        index = ("v", asset, position, *original)
+        index = ("v", self._token(asset), asset.name, position, *original)
         return self._lookup(index, lambda: variant_key(original[0], recipe))
 
+    def _token(self, asset: Asset) -> str | None:
+        return self.tokens.get(asset.spec.index)
+
     def _lookup(self, index: MemoIndex, compute: Callable[[], str]) -> str:
+        if index[1] is None:  # no expansion token: nothing to remember it by
+            return compute()
         key = self.known.get(index)
         if key is None:
             key = self.known[index] = compute()

@@ -488,7 +488,7 @@ class Planner:
             return VariantStep(variant, recipe, None, None)
         recipe = effective_recipe(recipe, (original.width, original.height))
         made_from = (original.sha256, original.width, original.height)
-        key = self.keys.variant(asset.name, position, made_from, recipe)
+        key = self.keys.variant(asset, position, made_from, recipe)
         match = next((r for r in recorded or () if r.key == key), None)
         if match is None:
             return VariantStep(variant, recipe, key, None, "changed" if recorded else "new")

@@ -233,7 +233,8 @@ class Project:
         forced = matching([a.name for a in assets], refresh or [], option="--refresh ")
         options = PlanOptions(refresh=frozenset(forced), rerender=rerender)
         lock, estimate = self.lock(), estimate or (lambda _: 0.0)
-        keys = self.state.key_memo() if self.state is not None else None
+        state = self.state
+        keys = state.key_memo(self.spec, key=self.state_key) if state is not None else None
         plan = make_plan(
             self.spec, assets, lock, self.store, self.hashes, estimate, options, keys=keys
         )
@@ -251,8 +252,8 @@ class Project:
             plan = make_plan(
                 self.spec, assets, lock, self.store, self.hashes, estimate, options, found, keys
             )
-        if self.state is not None and keys is not None:
-            self.state.remember_keys(keys)
+        if state is not None and keys is not None:
+            state.remember_keys(self.spec, keys, key=self.state_key)
         plan.notes.extend(
             check_outputs(plan.steps, self.spec.build.out_dir, file=self.spec.display_path)
         )

@@ -74,7 +74,7 @@ from .fsutil import Listing, atomic_write_bytes
 from .graph import Asset, Expander, InputRef
 from .hashing import HashCache, text_sha256
 from .key_memo import KeyMemo
-from .layout import build_layout, check_input
+from .layout import Layout, build_layout, check_input
 from .lockfile import (
     LockEntry,
     Lockfile,
@@ -97,7 +97,7 @@ from .spec_types import (
     VariantSpec,
 )
 
-FORMAT = 5
+FORMAT = 6
 """Bump when what a cache file holds changes shape."""
 MAGIC = b"assetgen parsed state\n"
 FOLDER = "parsed"
@@ -191,8 +191,9 @@ class StateCache:
     def __init__(self, state_dir: Path) -> None:
         self.folder = state_dir / FOLDER
         self._key: bytes | None = None
-        self.expansion: tuple[str, str] | None = None
-        """``(identity, token)`` of the expansion :meth:`assets` returned last."""
+        self.tokens: dict[int, str] = {}
+        """The token of each ``[[asset]]`` table's expansion :meth:`assets` returned last
+        (drawn anew whenever a table is rendered again): the keys memo's validity."""
 
     # -- files ------------------------------------------------------------
 
@@ -279,42 +280,55 @@ class StateCache:
 
     def assets(self, spec: Spec, hashes: HashCache, *, key: str) -> list[Asset]:
         """The spec's assets (:func:`assetgen.graph.expand`); ``key`` names the spec's
-        bytes and every option that changes the expansion (draft, ``--provider``)."""
+        bytes and every option that changes the expansion (draft, ``--provider``).
+
+        Kept per ``[[asset]]`` table: a template edit renders again only the
+        tables whose templates read it (watch mode's usual change).
+        """
         identity = f"{spec.path}\0{key}"
         kept = self.read("assets", identity, key, refs=spec.assets)
-        if (
-            isinstance(kept, tuple)
-            and len(kept) == 3
-            and isinstance(kept[2], str)
-            and _current(spec, hashes, kept[0], kept[1])
-        ):
-            self.expansion = (identity, kept[2])
-            return list(kept[1])
+        tables = _tables(kept, len(spec.assets))
+        currency = _Currency(spec, hashes)
+        current = {
+            index: table
+            for index, table in enumerate(tables or ())
+            if currency.table(table[0], table[1])
+        }
+        self.tokens = {index: table[2] for index, table in current.items()}
+        if tables is not None and len(current) == len(tables):
+            return [asset for table in tables for asset in table[1]]
         expander = Expander(spec, hashes)
-        assets = expander.expand()
-        templates = _template_reads(spec, expander.renderer.reads())
-        self.expansion = None
-        if templates is not None:
-            token = os.urandom(16).hex()  # names this expansion, for the keys made from it
-            value = (templates, tuple(assets), token)
-            if self.write("assets", identity, key, value, refs=spec.assets):
-                self.expansion = (identity, token)
+        assets = expander.expand({index: table[1] for index, table in current.items()})
+        by_table: dict[int, list[Asset]] = {}
+        for asset in assets:
+            by_table.setdefault(asset.spec.index, []).append(asset)
+        fresh: list[TableExpansion] = []
+        for index in range(len(spec.assets)):
+            if index in current:
+                fresh.append(current[index])
+                continue
+            templates = _template_reads(spec, expander.table_reads.get(index, {}))
+            if templates is None:  # read through a loader this module cannot check
+                self.tokens = {}
+                return assets
+            token = os.urandom(16).hex()  # names this table's expansion, for its keys
+            fresh.append((templates, tuple(by_table.get(index, ())), token))
+        if self.write("assets", identity, key, tuple(fresh), refs=spec.assets):
+            self.tokens = {index: table[2] for index, table in enumerate(fresh)}
+        else:
+            self.tokens = {}
         return assets
 
     # -- the keys of the expansion (key_memo.KeyMemo) -----------------------------------
 
-    def key_memo(self) -> KeyMemo | None:
-        """The keys computed from the assets :meth:`assets` returned last (none: no memo)."""
-        if self.expansion is None:
-            return None
-        identity, token = self.expansion
-        known = self.read("keys", identity, token)
-        return KeyMemo(known if isinstance(known, dict) else None)
+    def key_memo(self, spec: Spec, *, key: str) -> KeyMemo:
+        """The keys computed from the assets :meth:`assets` returned last."""
+        known = self.read("keys", f"{spec.path}\0{key}", key) if self.tokens else None
+        return KeyMemo(known if isinstance(known, dict) else None, tokens=self.tokens)
 
-    def remember_keys(self, memo: KeyMemo) -> None:
-        if self.expansion is not None and memo.changed:
-            identity, token = self.expansion
-            self.write("keys", identity, token, memo.used)
+    def remember_keys(self, spec: Spec, memo: KeyMemo, *, key: str) -> None:
+        if self.tokens and memo.changed:
+            self.write("keys", f"{spec.path}\0{key}", key, memo.used)
 
     # -- the lock (lockfile.ParsedLocks) -------------------------------------------
 
@@ -349,6 +363,18 @@ class StateCache:
 
 TemplateDep = tuple[tuple[str, ...], str | None, str | None]
 """``(files that must be missing, file read, digest of its source)`` for one template name."""
+TableExpansion = tuple[tuple[TemplateDep, ...], tuple[Asset, ...], str]
+"""One ``[[asset]]`` table expanded: what its renders read, its assets, its token."""
+
+
+def _tables(kept: object, count: int) -> list[TableExpansion] | None:
+    """The kept tables, if ``kept`` has the shape :meth:`StateCache.assets` writes."""
+    if not isinstance(kept, tuple) or len(kept) != count:
+        return None
+    for table in kept:
+        if not (isinstance(table, tuple) and len(table) == 3 and isinstance(table[2], str)):
+            return None
+    return list(kept)
 
 
 def _template_reads(spec: Spec, reads: dict[str, Any]) -> tuple[TemplateDep, ...] | None:
@@ -369,46 +395,68 @@ def _template_reads(spec: Spec, reads: dict[str, Any]) -> tuple[TemplateDep, ...
     return tuple(deps)
 
 
-def _current(
-    spec: Spec, hashes: HashCache, templates: tuple[TemplateDep, ...], assets: Sequence[Asset]
-) -> bool:
-    """Whether kept assets are what expanding the spec would give now."""
-    return _templates_current(templates) and _inputs_current(spec, hashes, assets)
+class _Currency:
+    """Whether kept tables are what expanding them would give now, each file looked at once
+    however many tables read it."""
 
+    def __init__(self, spec: Spec, hashes: HashCache) -> None:
+        self.spec = spec
+        self.hashes = hashes
+        self._layout: tuple[Layout | None, bool] | None = None
+        self._sources: dict[str, str | None] = {}
+        self._missing: dict[str, bool] = {}
+        self._inputs: dict[str, tuple[Path | None, str]] = {}
 
-def _templates_current(templates: tuple[TemplateDep, ...]) -> bool:
-    for missing, filename, digest in templates:
-        if any(os.path.isfile(path) for path in missing):
-            return False
-        if filename is not None:
+    def table(self, templates: tuple[TemplateDep, ...], assets: Sequence[Asset]) -> bool:
+        return self.templates(templates) and self.inputs(assets)
+
+    def templates(self, templates: tuple[TemplateDep, ...]) -> bool:
+        for missing, filename, digest in templates:
+            if not all(self.missing(path) for path in missing):
+                return False
+            if filename is not None and self.source_digest(filename) != digest:
+                return False
+        return True
+
+    def missing(self, path: str) -> bool:
+        found = self._missing.get(path)
+        if found is None:
+            found = self._missing[path] = not os.path.isfile(path)
+        return found
+
+    def source_digest(self, filename: str) -> str | None:
+        if filename not in self._sources:
             try:
                 # As Jinja2's FileSystemLoader reads it: UTF-8, universal newlines.
                 with open(filename, encoding="utf-8") as handle:
-                    if text_sha256(handle.read()) != digest:
-                        return False
+                    self._sources[filename] = text_sha256(handle.read())
             except (OSError, UnicodeError):
-                return False
-    return True
+                self._sources[filename] = None
+        return self._sources[filename]
 
+    def inputs(self, assets: Sequence[Asset]) -> bool:
+        """Every input image resolves where it did (symlinks followed), with the same content."""
+        for asset in assets:
+            for ref in asset.inputs:
+                if ref.upstream is not None:
+                    continue
+                found = self._inputs.get(ref.source)
+                if found is None:
+                    found = self._inputs[ref.source] = self.input(ref.source)
+                if found != (ref.path, ref.sha256):
+                    return False
+        return True
 
-def _inputs_current(spec: Spec, hashes: HashCache, assets: Sequence[Asset]) -> bool:
-    """Every input image resolves where it did (symlinks followed) and has the same content."""
-    layout, problems = build_layout(spec.root, spec.path, spec.build)
-    if layout is None or problems:
-        return False
-    seen: dict[str, tuple[Path | None, str]] = {}
-    for asset in assets:
-        for ref in asset.inputs:
-            if ref.upstream is not None:
-                continue
-            found = seen.get(ref.source)
-            if found is None:
-                path, _ = check_input(layout, ref.source, spec.root)
-                digest = hashes.sha256_or_none(path) if path is not None else None
-                found = seen[ref.source] = (path, digest or "")
-            if found != (ref.path, ref.sha256):
-                return False
-    return True
+    def input(self, source: str) -> tuple[Path | None, str]:
+        if self._layout is None:
+            layout, problems = build_layout(self.spec.root, self.spec.path, self.spec.build)
+            self._layout = (layout, layout is not None and not problems)
+        layout, usable = self._layout
+        if layout is None or not usable:
+            return (None, "")
+        path, _ = check_input(layout, source, self.spec.root)
+        digest = self.hashes.sha256_or_none(path) if path is not None else None
+        return (path, digest or "")
 
 
 def _lock_key(digest: str, folders: LockFolders) -> tuple[str, str, str, str]:

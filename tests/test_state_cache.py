@@ -216,14 +216,25 @@ def test_a_no_op_computes_no_key_and_the_memo_gives_the_real_ones(
     assert planned_keys(site, capsys) == fresh_keys(site)
 
 
-def test_a_template_edit_retires_the_memo(
-    site: Path, hashed: list[str], capsys: pytest.CaptureFixture[str]
+def test_a_template_edit_renders_and_keys_again_only_the_tables_that_read_it(
+    site: Path,
+    hashed: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert run(site, "plan") == 0
     hashed.clear()
+    rendered: list[str] = []
+    real = state_cache.Expander.expand_table
+    monkeypatch.setattr(
+        state_cache.Expander,
+        "expand_table",
+        lambda self, table: rendered.append(table.name) or real(self, table),
+    )
     same_size_edit(site / "prompts/tile.j2", "tile {{ n }}", "TILE {{ n }}")
     assert planned(site, capsys)["generate"] == ["tile-1", "tile-2"]
-    assert hashed.count("generation_key") == 3  # the new expansion: every key again
+    assert rendered == ["tile-{{ n }}"]  # the "edit" table read no template: kept
+    assert hashed.count("generation_key") == 2  # and its key was known
     assert run(site, "build") == 0
     assert planned_keys(site, capsys) == fresh_keys(site)
 
