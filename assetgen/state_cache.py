@@ -71,13 +71,13 @@ from . import __version__
 from .fsutil import Listing, atomic_write_bytes
 from .graph import Asset, Expander, InputRef
 from .hashing import HashCache, text_sha256
+from .keyrecords import KeyRecord, LockOriginal
 from .layout import build_layout, check_input
 from .lockfile import (
     LockEntry,
     Lockfile,
     LockFolders,
     LockInput,
-    LockOriginal,
     LockProvenance,
     LockVariant,
 )
@@ -94,7 +94,7 @@ from .spec_types import (
     VariantSpec,
 )
 
-FORMAT = 4
+FORMAT = 5
 """Bump when what a cache file holds changes shape."""
 MAGIC = b"assetgen parsed state\n"
 FOLDER = "parsed"
@@ -108,8 +108,8 @@ _ALLOWED: dict[tuple[str, str], type] = {
     (cls.__module__, cls.__qualname__): cls
     for cls in (
         Spec, BuildConfig, ProviderConfig, ProvenanceConfig, CacheConfig, NoOptions, VariantSpec,
-        AssetSpec, Asset, InputRef, GenerationParams, Lockfile, LockEntry, LockOriginal,
-        LockVariant, LockInput, LockProvenance,
+        AssetSpec, Asset, InputRef, GenerationParams, Lockfile, LockEntry, KeyRecord,
+        LockOriginal, LockVariant, LockInput, LockProvenance,
         pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath,
         datetime.date, datetime.time, datetime.datetime, datetime.timedelta, datetime.timezone,
     )
