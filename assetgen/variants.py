@@ -2,7 +2,9 @@
 
 The build's CPU hot path. :func:`render_job` runs in a worker (:func:`make_pool`),
 decodes one original once and writes all of that asset's variants; jobs and
-results are frozen dataclasses, so they pickle.
+results are frozen dataclasses, so they pickle. A result is the lock's own
+:class:`~assetgen.lockfile.LockVariant` (path relative to the job's ``root``,
+the encoder named), so the build stores what a worker returns as it is.
 
 **Fit** follows CSS ``object-fit`` and sharp. One of width/height keeps the
 aspect ratio; neither keeps the original size. With both, ``cover`` fills the
