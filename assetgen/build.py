@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -375,22 +375,17 @@ class Builder:
         return result
 
     def entry_for(self, step: AssetStep, record: KeyRecord, *, selected: int) -> LockEntry:
-        """A lock entry for the step's key; variants carried over until re-rendered."""
+        """A lock entry holding ``record`` (``selected`` used); variants carried over
+        until re-rendered."""
         from .graph import key_params
 
+        assert record.key == step.key, "every tier files a record under its own key"
         old = step.entry
         return LockEntry(
-            key=step.key,
-            provider=record.provider,
-            model=record.model,
+            generation=replace(record, selected=selected),
             prompt=step.asset.prompt,
             params=key_params(step.asset),
             inputs=tuple(LockInput(i.role, i.source, i.sha256) for i in step.asset.inputs),
-            candidates=record.candidates,
-            selected=selected,
-            usage=record.usage,
-            cost_usd=record.cost_usd,
-            generated_at=record.generated_at,
             variants=old.variants if old is not None else (),
             c2pa=self.candidates_c2pa(record, old),
         )
@@ -440,6 +435,7 @@ class Builder:
                 original=self.project.root / original.path,
                 out_dir=self.project.root / self.spec.build.out_dir,
                 targets=targets,
+                root=self.project.root,
                 provenance=self.provenance(step) if self.spec.build.provenance else None,
                 signing=self.signing(original.sha256),
             )
@@ -449,7 +445,9 @@ class Builder:
             result = await loop.run_in_executor(self.pool(), render_job, job)
             if result.notices:
                 self.flattened.append(step.name)
-            rendered = [self.lock_variant(v) for v in result.variants]
+            rendered = list(result.variants)
+            for variant in rendered:
+                self.project.hashes.record(self.project.root / variant.path, variant.sha256)
         variants = tuple(sorted([*kept.values(), *rendered], key=lambda v: v.path))
         self.drop_outputs(entry.variants, keep={v.path for v in variants})
         final = entry.with_variants(variants)
@@ -487,22 +485,6 @@ class Builder:
 
     def provenance(self, step: AssetStep) -> dict[str, str]:
         return {"asset": step.name, "model": step.asset.model, "prompt": step.asset.prompt}
-
-    def lock_variant(self, rendered: Any) -> LockVariant:
-        from .variants import ENCODER
-
-        self.project.hashes.record(rendered.path, rendered.sha256)
-        return LockVariant(
-            path=rendered.path.relative_to(self.project.root).as_posix(),
-            key=rendered.key,
-            sha256=rendered.sha256,
-            width=rendered.width,
-            height=rendered.height,
-            bytes=rendered.bytes,
-            format=rendered.format,
-            encoder=ENCODER,
-            c2pa=rendered.c2pa,
-        )
 
     # -- removals -------------------------------------------------------------
 

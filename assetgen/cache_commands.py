@@ -20,7 +20,6 @@ from typing import Any
 
 from .cache_tiers import LOOKUP_THREADS, RemoteCache
 from .lockfile import LockEntry
-from .plan import record_from_entry
 from .project import Project
 from .storage import BackendUnavailable
 
@@ -83,7 +82,7 @@ def push(project: Project, remote: RemoteCache) -> CacheReport:
     store = project.store
 
     def upload(entry: LockEntry) -> bool:
-        record = store.recall(entry.key) or record_from_entry(entry)
+        record = store.recall(entry.key) or entry.generation
         if any(remote.source_of(c) is None for c in record.candidates):
             return False
         return remote.publish(record)

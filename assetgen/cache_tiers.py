@@ -26,8 +26,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from .errors import RemoteCacheError
-from .keyrecords import KeyRecord
-from .lockfile import LockOriginal
+from .keyrecords import KeyRecord, LockOriginal
 from .secrets import Redactor
 from .spec_types import CacheConfig
 from .storage import Backend, BackendUnavailable, DamagedObject

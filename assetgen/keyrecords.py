@@ -1,4 +1,16 @@
-"""Key records: what a cache (local or remote) knows about one generation key.
+"""Key records: what one generation produced, the value every tier shares.
+
+A :class:`KeyRecord` is the one type for "what a generation key resolved
+to" (provider, model, candidate originals, the selected one, usage, cost):
+the key caches (local and remote) keep it as JSON, and a lock entry holds it
+as :attr:`~assetgen.lockfile.LockEntry.generation`, next to what only the
+lock knows (prompt, params, inputs, variants, C2PA). Moving a generation
+between the lock and a cache is taking or putting that one value, so no
+field is copied by hand (and none can be forgotten) on the way.
+
+It lives here, below :mod:`assetgen.lockfile`, with :class:`LockOriginal`
+(a candidate): the lock imports both, and the storage backends need neither
+the lock's reader nor its TOML writer.
 
 A record is written as JSON next to the originals it names; every reader
 treats it as untrusted (:meth:`KeyRecord.from_json` checks every field).
@@ -13,8 +25,6 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .lockfile import LockOriginal
-
 SHA256 = re.compile(r"[0-9a-f]{64}")
 KEY = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_SIDE = 100_000
@@ -24,8 +34,19 @@ RECORD_VERSION = 1
 
 
 @dataclass(frozen=True)
+class LockOriginal:
+    """A generated original in the store."""
+
+    path: str
+    """Project-relative path in the store."""
+    sha256: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class KeyRecord:
-    """What the key cache knows about one generation key."""
+    """What one generation key resolved to: in the key caches and in a lock entry."""
 
     key: str
     provider: str
@@ -36,9 +57,17 @@ class KeyRecord:
     generated_at: str
     selected: int = 0
     """The candidate the designer picked for this generation (``assetgen pick``): it
-    belongs with the key, so reverting a prompt or renaming an asset restores it."""
+    belongs with the key, so reverting a prompt or renaming an asset restores it.
+    In a lock entry, the candidate the asset uses."""
     version: int = RECORD_VERSION
-    """The record format (records written before it existed are version 1)."""
+    """The record format (records written before it existed are version 1). The lock
+    does not write it (the lock has its own format version): a generation read from
+    the lock is of today's format."""
+
+    @property
+    def original(self) -> LockOriginal:
+        """The selected candidate."""
+        return self.candidates[self.selected]
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -34,6 +34,7 @@ from typing import Any, NoReturn, Protocol
 from .errors import LockfileError
 from .filenames import ORIGINAL_EXTENSIONS
 from .fsutil import atomic_write_text
+from .keyrecords import KeyRecord, LockOriginal
 
 LOCK_VERSION = 1
 HEADER = "# assetgen.lock: written by `assetgen build`; do not edit by hand.\n"
@@ -65,17 +66,6 @@ C2PA_TEXTS = ("manifest", "claim_generator", "signer")
 C2PA_LISTS = ("actions", "codes")
 MAX_C2PA_TEXT = 500
 """Longest text (and most items in a list) a lock's C2PA summary may hold."""
-
-
-@dataclass(frozen=True)
-class LockOriginal:
-    """A generated original in the store."""
-
-    path: str
-    """Project-relative path in the store."""
-    sha256: str
-    width: int
-    height: int
 
 
 @dataclass(frozen=True)
@@ -133,27 +123,59 @@ class LockInput:
 
 @dataclass(frozen=True)
 class LockEntry:
-    """Everything recorded about one concrete asset."""
+    """Everything recorded about one concrete asset.
 
-    key: str
-    provider: str
-    model: str
+    The generation it uses (the very value the key caches keep) plus what only
+    the lock knows: what was asked (prompt, params, inputs) and what was made
+    from it (variants, C2PA). The read-only properties name the generation's
+    fields; none of them is stored twice.
+    """
+
+    generation: KeyRecord
+    """Key, provider, model, every candidate the generation returned, the one used
+    (``selected``), usage, cost and time."""
     prompt: str
     params: dict[str, Any]
     inputs: tuple[LockInput, ...]
-    candidates: tuple[LockOriginal, ...]
-    """Every original the generation returned; ``selected`` is the one used."""
-    selected: int = 0
-    usage: dict[str, int] | None = None
-    cost_usd: float = 0.0
-    generated_at: str = ""
     variants: tuple[LockVariant, ...] = ()
     c2pa: tuple[LockProvenance, ...] = ()
     """The C2PA manifests of the candidates, when ``[provenance] c2pa`` read them."""
 
     @property
+    def key(self) -> str:
+        return self.generation.key
+
+    @property
+    def provider(self) -> str:
+        return self.generation.provider
+
+    @property
+    def model(self) -> str:
+        return self.generation.model
+
+    @property
+    def candidates(self) -> tuple[LockOriginal, ...]:
+        return self.generation.candidates
+
+    @property
+    def selected(self) -> int:
+        return self.generation.selected
+
+    @property
+    def usage(self) -> dict[str, int] | None:
+        return self.generation.usage
+
+    @property
+    def cost_usd(self) -> float:
+        return self.generation.cost_usd
+
+    @property
+    def generated_at(self) -> str:
+        return self.generation.generated_at
+
+    @property
     def original(self) -> LockOriginal:
-        return self.candidates[self.selected]
+        return self.generation.original
 
     @property
     def original_c2pa(self) -> LockProvenance | None:
@@ -190,6 +212,10 @@ class LockEntry:
 
     def with_variants(self, variants: tuple[LockVariant, ...]) -> LockEntry:
         return replace(self, variants=variants)
+
+    def with_selected(self, index: int) -> LockEntry:
+        """The entry using candidate ``index`` (``assetgen pick``)."""
+        return replace(self, generation=replace(self.generation, selected=index))
 
 
 @dataclass
@@ -588,21 +614,24 @@ class _EntryReader:
         data = self.table(data, "")
         self.fields(data, "", {"key", "provider", "model", "prompt"}, ENTRY_OPTIONAL)
         candidates, selected = self.candidates(data)
-        return LockEntry(
+        generation = KeyRecord(
             key=self.pattern(data["key"], "key", KEY, "sha256:<64 hex digits>"),
             provider=self.string(data["provider"], "provider", empty=False),
             model=self.string(data["model"], "model", empty=False),
+            candidates=candidates,
+            usage=self.usage(data["usage"]) if "usage" in data else None,
+            cost_usd=self.cost(data.get("cost_usd", 0.0), "cost_usd"),
+            generated_at=self.string(data.get("generated_at", ""), "generated_at"),
+            selected=selected,
+        )
+        return LockEntry(
+            generation=generation,
             prompt=self.string(data["prompt"], "prompt"),
             params=self.params(data.get("params", {})),
             inputs=tuple(
                 self.lock_input(item, f"inputs[{i}]")
                 for i, item in enumerate(self.items(data.get("inputs", []), "inputs"))
             ),
-            candidates=candidates,
-            selected=selected,
-            usage=self.usage(data["usage"]) if "usage" in data else None,
-            cost_usd=self.cost(data.get("cost_usd", 0.0), "cost_usd"),
-            generated_at=self.string(data.get("generated_at", ""), "generated_at"),
             variants=tuple(
                 self.variant(item, f"variants[{i}]")
                 for i, item in enumerate(self.items(data.get("variants", []), "variants"))

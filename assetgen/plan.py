@@ -27,12 +27,11 @@ from .errors import LockfileError, UsageError
 from .graph import Asset, key_params
 from .hashing import HashCache
 from .key_memo import KeyMemo
-from .keyrecords import KeyRecord
+from .keyrecords import KeyRecord, LockOriginal
 from .lockfile import (
     LockEntry,
     Lockfile,
     LockFolders,
-    LockOriginal,
     LockVariant,
     original_path_problem,
 )
@@ -233,19 +232,6 @@ def duplicate_note(asset: str, first: VariantSpec, second: VariantSpec, size: An
     )
 
 
-def record_from_entry(entry: LockEntry) -> KeyRecord:
-    return KeyRecord(
-        key=entry.key,
-        provider=entry.provider,
-        model=entry.model,
-        candidates=entry.candidates,
-        usage=entry.usage,
-        cost_usd=entry.cost_usd,
-        generated_at=entry.generated_at,
-        selected=entry.selected,
-    )
-
-
 def why_generate(asset: Asset, entry: LockEntry | None, provider: str) -> Reason:
     """The first difference between the asset and its lock entry."""
     if entry is None:
@@ -352,9 +338,9 @@ class Planner:
     def known_originals(self, key: str, entry: LockEntry | None) -> KeyRecord | None:
         """Originals already paid for under ``key``: lock first, then the cache."""
         if entry is not None and entry.key == key:
-            record = record_from_entry(entry)
+            record = entry.generation
         elif key in self.by_key:
-            record = record_from_entry(self.by_key[key])
+            record = self.by_key[key].generation
         else:
             return self.recall(key) or self.remote_record(key)
         if all(self.state_of(c) == "present" or self.store.in_cache(c) for c in record.candidates):

@@ -202,11 +202,9 @@ class Project:
         """
         from dataclasses import replace
 
-        from .plan import record_from_entry
-
-        self.locks.record(name, replace(entry, selected=index))
+        self.locks.record(name, entry.with_selected(index))
         self.locks.close()
-        record = self.store.recall(entry.key) or record_from_entry(entry)
+        record = self.store.recall(entry.key) or entry.generation
         self.store.remember(replace(record, selected=index))
 
     def lock(self) -> Lockfile:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .lockfile import LockEntry, LockOriginal, LockProvenance
+from .keyrecords import LockOriginal
+from .lockfile import LockEntry, LockProvenance
 from .provenance import Manifest, read_manifest
 
 

@@ -74,13 +74,13 @@ from .fsutil import Listing, atomic_write_bytes
 from .graph import Asset, Expander, InputRef
 from .hashing import HashCache, text_sha256
 from .key_memo import KeyMemo
+from .keyrecords import KeyRecord, LockOriginal
 from .layout import Layout, build_layout, check_input
 from .lockfile import (
     LockEntry,
     Lockfile,
     LockFolders,
     LockInput,
-    LockOriginal,
     LockProvenance,
     LockVariant,
 )
@@ -112,7 +112,7 @@ _ALLOWED: dict[tuple[str, str], type] = {
     for cls in (
         Spec, BuildConfig, ProviderConfig, ProvenanceConfig, CacheConfig, NoOptions, VariantSpec,
         AssetSpec, Asset, InputRef, GenerationParams, ProviderOptions, Lockfile, LockEntry,
-        LockOriginal, LockVariant, LockInput, LockProvenance,
+        KeyRecord, LockOriginal, LockVariant, LockInput, LockProvenance,
         pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath,
         datetime.date, datetime.time, datetime.datetime, datetime.timedelta, datetime.timezone,
     )

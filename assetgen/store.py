@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from .filenames import ORIGINAL_EXTENSIONS
 from .fsutil import atomic_copy, atomic_write_bytes, is_within
 from .hashing import HashCache, sha256_bytes, sha256_file
-from .keyrecords import KEY, SHA256, KeyRecord
-from .lockfile import LockOriginal
+from .keyrecords import KEY, SHA256, KeyRecord, LockOriginal
 from .storage import OBJECT_SUFFIXES, LocalBackend, object_name
 
 EXTENSIONS = ORIGINAL_EXTENSIONS
@@ -167,7 +166,7 @@ class Store:
         candidates = tuple(self._rebased(c) for c in record.candidates)
         if not all(self.canonical(c) for c in candidates):
             return None
-        return KeyRecord(**{**asdict(record), "candidates": candidates})
+        return replace(record, candidates=candidates)
 
     def _rebased(self, original: LockOriginal) -> LockOriginal:
         """The candidate at its path in the current store folder (``store_dir`` may have moved).

@@ -2,7 +2,9 @@
 
 The build's CPU hot path. :func:`render_job` runs in a worker (:func:`make_pool`),
 decodes one original once and writes all of that asset's variants; jobs and
-results are frozen dataclasses, so they pickle.
+results are frozen dataclasses, so they pickle. A result is the lock's own
+:class:`~assetgen.lockfile.LockVariant` (path relative to the job's ``root``,
+the encoder named), so the build stores what a worker returns as it is.
 
 **Fit** follows CSS ``object-fit`` and sharp. One of width/height keeps the
 aspect ratio; neither keeps the original size. With both, ``cover`` fills the
@@ -72,6 +74,7 @@ from .filenames import (
 )
 from .fsutil import atomic_write_bytes, is_within
 from .limits import MAX_INPUT_PIXELS, MAX_VARIANT_SIDE
+from .lockfile import LockVariant
 from .masks import unreadable
 from .spec_types import VariantSpec
 
@@ -133,6 +136,8 @@ class VariantJob:
     out_dir: Path
     """Absolute folder the variants are written into."""
     targets: tuple[VariantTarget, ...]
+    root: Path
+    """The project root: a result names its file relative to it, as the lock does."""
     provenance: dict[str, str] | None = None
     """``asset``, ``model``, ``prompt`` to embed; ``None`` embeds nothing."""
     signing: VariantSigning | None = None
@@ -140,29 +145,13 @@ class VariantJob:
 
 
 @dataclass(frozen=True)
-class RenderedVariant:
-    """One file written."""
-
-    key: str
-    path: Path
-    """Absolute path written."""
-    sha256: str
-    """Hex SHA-256 of the file's bytes."""
-    width: int
-    height: int
-    bytes: int
-    format: str
-    c2pa: bool = False
-    """Signed with a C2PA manifest."""
-
-
-@dataclass(frozen=True)
 class JobResult:
     """What :func:`render_job` did for one asset."""
 
     asset: str
-    variants: tuple[RenderedVariant, ...]
-    """In the order of ``job.targets``."""
+    variants: tuple[LockVariant, ...]
+    """In the order of ``job.targets``: the lock's records of the files written, as the
+    build stores them (no second "rendered" type to convert)."""
     notices: tuple[str, ...]
     """User-facing notes (each at most once per job)."""
 
@@ -307,7 +296,7 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
-def _render(state: _JobState, target: VariantTarget) -> RenderedVariant:
+def _render(state: _JobState, target: VariantTarget) -> LockVariant:
     spec = target.spec
     _require_format(spec.format)
     geometry = _geometry(state.image.size, spec)
@@ -321,8 +310,18 @@ def _render(state: _JobState, target: VariantTarget) -> RenderedVariant:
         digest = hashlib.sha256(data).hexdigest()
     path = _output_path(state.job, spec, image.size, digest)
     digest, size = _write(state, path, data, target.key, plain, digest)
-    fmt, signed = spec.format, signing is not None
-    return RenderedVariant(target.key, path, digest, *image.size, size, fmt, signed)
+    width, height = image.size
+    return LockVariant(
+        path=path.relative_to(state.job.root).as_posix(),
+        key=target.key,
+        sha256=digest,
+        width=width,
+        height=height,
+        bytes=size,
+        format=spec.format,
+        encoder=ENCODER,
+        c2pa=signing is not None,
+    )
 
 
 def _sign(

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 from assetgen.cli import main
-from assetgen.lockfile import LockEntry, Lockfile, LockOriginal, LockStore, LockVariant
+from assetgen.keyrecords import KeyRecord, LockOriginal
+from assetgen.lockfile import LockEntry, Lockfile, LockStore, LockVariant
 
 SPEC = """\
 [build]
@@ -48,18 +49,22 @@ def timed(label: str, argv: list[str]) -> float:
 
 def entry(index: int) -> LockEntry:
     digest = f"{index:064x}"
-    return LockEntry(
+    generation = KeyRecord(
         key=f"sha256:{digest}",
         provider="offline",
         model="gpt-image-1-mini",
-        prompt=f"tile number {index} " * 8,
-        params={"size": "1024x1024", "quality": "low", "background": "auto"},
-        inputs=(),
         candidates=(
             LockOriginal(f"assets/generated/{digest[:2]}/{digest}.png", digest, 1024, 1024),
         ),
+        usage=None,
         cost_usd=0.005,
         generated_at="2026-11-25T12:00:00Z",
+    )
+    return LockEntry(
+        generation=generation,
+        prompt=f"tile number {index} " * 8,
+        params={"size": "1024x1024", "quality": "low", "background": "auto"},
+        inputs=(),
         variants=tuple(
             LockVariant(
                 f"public/img/tile-{index}-{w}w.webp", f"sha256:{digest}", digest, w, w, 9000, "webp"

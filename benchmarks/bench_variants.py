@@ -92,7 +92,7 @@ def make_jobs(folder: Path, count: int) -> list[VariantJob]:
         original = folder / "originals" / f"asset-{index}.png"
         original.parent.mkdir(parents=True, exist_ok=True)
         synthetic(index).save(original, compress_level=1)
-        jobs.append(VariantJob(f"asset-{index}", original, folder / "out", targets))
+        jobs.append(VariantJob(f"asset-{index}", original, folder / "out", targets, folder))
     return jobs
 
 
@@ -191,7 +191,7 @@ def workload(src: Path, out: Path, workers: int) -> int:
         )
         for width, fmt, quality in WORKLOAD
     )
-    jobs = [VariantJob(path.stem, path, out, targets) for path in sorted(src.glob("*.png"))]
+    jobs = [VariantJob(path.stem, path, out, targets, out) for path in sorted(src.glob("*.png"))]
     with make_pool(workers) as pool:
         results = list(pool.map(render_job, jobs))
     return sum(v.bytes for result in results for v in result.variants)

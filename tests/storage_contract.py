@@ -12,8 +12,7 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
-from assetgen.keyrecords import KeyRecord
-from assetgen.lockfile import LockOriginal
+from assetgen.keyrecords import KeyRecord, LockOriginal
 from assetgen.storage import Backend, DamagedObject
 
 

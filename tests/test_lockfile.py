@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from assetgen.errors import LockfileError
-from assetgen.lockfile import LockEntry, Lockfile, LockInput, LockOriginal, LockStore, LockVariant
+from assetgen.keyrecords import KeyRecord, LockOriginal
+from assetgen.lockfile import LockEntry, Lockfile, LockInput, LockStore, LockVariant
 
 
 def hexed(short: str) -> str:
@@ -17,19 +19,22 @@ def hexed(short: str) -> str:
 
 
 def entry(name: str, key: str = "sha256:" + hexed("aa")) -> LockEntry:
-    return LockEntry(
+    generation = KeyRecord(
         key=key,
         provider="offline",
         model="gpt-image-1-mini",
-        prompt=f"a prompt for {name}",
-        params={"size": "1024x1024", "quality": "low"},
-        inputs=(LockInput("image", "art/base.png", hexed("bb")),),
         candidates=(
             LockOriginal(f"assets/generated/cc/{hexed('cc')}.png", hexed("cc"), 1024, 1024),
         ),
         usage={"output_tokens": 272, "input_text_tokens": 12},
         cost_usd=0.0050000001,
         generated_at="2026-11-25T12:00:00Z",
+    )
+    return LockEntry(
+        generation=generation,
+        prompt=f"a prompt for {name}",
+        params={"size": "1024x1024", "quality": "low"},
+        inputs=(LockInput("image", "art/base.png", hexed("bb")),),
         variants=(
             LockVariant(
                 f"public/img/{name}-b.webp",
@@ -77,7 +82,8 @@ def test_round_trip_and_stable_order(tmp_path: Path) -> None:
 def test_candidates_round_trip(tmp_path: Path) -> None:
     two = LockOriginal("assets/generated/dd/dd.png", hexed("dd"), 1024, 1024)
     first = entry("a")
-    many = LockEntry(**{**first.__dict__, "candidates": (*first.candidates, two), "selected": 1})
+    generation = replace(first.generation, candidates=(*first.candidates, two), selected=1)
+    many = replace(first, generation=generation)
     parsed = LockEntry.from_toml(many.to_toml())
     assert parsed.selected == 1 and parsed.original == two and len(parsed.candidates) == 2
 

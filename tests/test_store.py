@@ -540,7 +540,9 @@ def test_plan_show_check_and_gallery_read_a_leftover_journal_without_folding(
     journal = built / ".assetgen/journal.jsonl"
     entries = lock_of(built)
     locks = LockStore(lock, journal)
-    locks.record("card-2", replace(entries["card-2"], generated_at="from a killed build"))
+    card = entries["card-2"]
+    killed = replace(card.generation, generated_at="from a killed build")
+    locks.record("card-2", replace(card, generation=killed))
     locks.close()
     before, journaled = lock.read_bytes(), journal.read_bytes()
     for command in (["plan"], ["plan", "--json"], ["show", "card-2"], ["check"], ["gallery"]):

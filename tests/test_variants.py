@@ -13,8 +13,10 @@ from PIL import Image, ImageCms, ImageDraw, PngImagePlugin
 
 from assetgen.errors import AssetgenError, SpecError
 from assetgen.filenames import check_filename_pattern, format_supported
+from assetgen.lockfile import LockVariant
 from assetgen.spec_types import VariantSpec
 from assetgen.variants import (
+    ENCODER,
     EXTENSIONS,
     JobResult,
     VariantJob,
@@ -30,6 +32,8 @@ XMP_NS = {
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "xmp": "http://ns.adobe.com/xap/1.0/",
 }
+ROOT = Path(Path.cwd().anchor)
+"""The root tests' jobs name files from: every ``tmp_path`` is inside it."""
 PROVENANCE = {"asset": "hero-spring", "model": "gpt-image-1-mini", "prompt": "A <teal> hill & sky"}
 
 
@@ -61,7 +65,15 @@ def target(key: str = "v", background: str = "#ffffff", **spec: object) -> Varia
 
 
 def job(original: Path, out: Path, *targets: VariantTarget, **extra: object) -> VariantJob:
-    return VariantJob(asset="hero", original=original, out_dir=out, targets=targets, **extra)
+    """A job whose results name their files from the filesystem root (see :func:`file`)."""
+    return VariantJob(
+        asset="hero", original=original, out_dir=out, targets=targets, root=ROOT, **extra
+    )
+
+
+def file(variant: LockVariant) -> Path:
+    """The file a variant of a :func:`job` names."""
+    return ROOT / variant.path
 
 
 def render(original: Path, out: Path, *targets: VariantTarget, **extra: object) -> JobResult:
@@ -126,14 +138,14 @@ def test_fit_modes_write_the_planned_sizes(wide: Path, tmp_path: Path) -> None:
         for fit in ("cover", "contain", "inside")
     ]
     result = render(wide, tmp_path, *targets)
-    sizes = {v.key: load(v.path).size for v in result.variants}
+    sizes = {v.key: load(file(v)).size for v in result.variants}
     assert sizes == {"cover": (480, 480), "contain": (480, 480), "inside": (480, 320)}
     assert [(v.width, v.height) for v in result.variants] == list(sizes.values())
 
 
 def test_contain_pads_png_with_transparency(wide: Path, tmp_path: Path) -> None:
     [variant] = variants(wide, tmp_path, target(width=480, height=480, fit="contain", format="png"))
-    with Image.open(variant.path) as image:
+    with Image.open(file(variant)) as image:
         assert image.mode == "RGBA"
         assert image.getpixel((240, 10))[3] == 0  # padding above
         assert image.getpixel((240, 240))[3] == 255  # the picture
@@ -142,7 +154,7 @@ def test_contain_pads_png_with_transparency(wide: Path, tmp_path: Path) -> None:
 def test_contain_pads_jpeg_with_the_background(wide: Path, tmp_path: Path) -> None:
     spec = {"width": 480, "height": 480, "fit": "contain", "format": "jpeg"}
     result = render(wide, tmp_path, target(background="#ff0000", **spec))
-    with Image.open(result.variants[0].path) as image:
+    with Image.open(file(result.variants[0])) as image:
         red, green, blue = image.getpixel((240, 10))
     assert red > 240 and green < 16 and blue < 16
     assert result.notices == ()  # an opaque original is not "flattened"
@@ -151,7 +163,7 @@ def test_contain_pads_jpeg_with_the_background(wide: Path, tmp_path: Path) -> No
 def test_contain_pads_png_with_its_own_background(wide: Path, tmp_path: Path) -> None:
     spec = VariantSpec(width=480, height=480, fit="contain", format="png", background="#0000ff")
     [variant] = variants(wide, tmp_path, VariantTarget(spec, "v", "#0000ff"))
-    with Image.open(variant.path) as image:
+    with Image.open(file(variant)) as image:
         assert image.mode == "RGB"
         assert image.getpixel((240, 10)) == (0, 0, 255)
 
@@ -161,7 +173,7 @@ def test_cover_crops_the_centre(tmp_path: Path) -> None:
     original.paste((255, 0, 0), (100, 0, 200, 100))  # red middle third
     original.save(tmp_path / "bands.png")
     [variant] = variants(tmp_path / "bands.png", tmp_path / "out", target(width=50, height=50))
-    with Image.open(variant.path) as image:
+    with Image.open(file(variant)) as image:
         assert image.convert("RGB").getpixel((2, 25))[0] > 200
 
 
@@ -173,8 +185,8 @@ def test_no_upscale_by_default_and_upscale_when_asked(small: Path, tmp_path: Pat
         target("enlarged", width=960, upscale=True, filename="{name}-b-{width}.{ext}"),
     ).variants
     assert (capped.width, capped.height) == (300, 200)
-    assert capped.path.name == "hero-a-300.webp"
-    assert load(enlarged.path).size == (960, 640)
+    assert file(capped).name == "hero-a-300.webp"
+    assert load(file(enlarged)).size == (960, 640)
 
 
 # -- formats ------------------------------------------------------------------
@@ -185,12 +197,12 @@ def test_each_format_decodes_as_itself(fmt: str, wide: Path, tmp_path: Path) -> 
     if not format_supported(fmt):
         pytest.skip(f"this Pillow cannot write {fmt}")
     [variant] = variants(wide, tmp_path, target(width=240, format=fmt))
-    with Image.open(variant.path) as image:
+    with Image.open(file(variant)) as image:
         assert image.format == {"jpeg": "JPEG"}.get(fmt, fmt.upper())
         assert image.size == (240, 160)
-    assert variant.path.suffix == "." + EXTENSIONS[fmt]
+    assert file(variant).suffix == "." + EXTENSIONS[fmt]
     assert variant.format == fmt
-    assert variant.bytes == variant.path.stat().st_size
+    assert variant.bytes == file(variant).stat().st_size
 
 
 def test_format_supported() -> None:
@@ -200,7 +212,7 @@ def test_format_supported() -> None:
 
 def test_lossless_webp_round_trips_pixels(wide: Path, tmp_path: Path) -> None:
     [variant] = variants(wide, tmp_path, target(format="webp", lossless=True))
-    with Image.open(wide) as original, Image.open(variant.path) as copy:
+    with Image.open(wide) as original, Image.open(file(variant)) as copy:
         assert copy.convert("RGB").tobytes() == original.convert("RGB").tobytes()
 
 
@@ -211,7 +223,7 @@ def test_shared_sizes_resize_once_and_agree(wide: Path, tmp_path: Path) -> None:
         target("png", width=240, format="png"),
         target("webp", width=240, format="webp", lossless=True),
     ).variants
-    with Image.open(png.path) as a, Image.open(webp.path) as b:
+    with Image.open(file(png)) as a, Image.open(file(webp)) as b:
         assert a.convert("RGB").tobytes() == b.convert("RGB").tobytes()
 
 
@@ -225,12 +237,12 @@ def test_transparent_original_flattened_for_jpeg_with_one_notice(
         target("b", background="#00ff00", width=200, format="jpeg"),
         target("c", width=300, format="png"),
     )
-    with Image.open(result.variants[0].path) as image:
+    with Image.open(file(result.variants[0])) as image:
         assert image.mode == "RGB"
         red, green, blue = image.getpixel((2, 2))  # a transparent corner
     assert red < 16 and green > 240 and blue < 16
     assert result.notices == ("transparent original flattened onto #00ff00 for JPEG",)
-    assert load(result.variants[2].path).mode == "RGBA"
+    assert load(file(result.variants[2])).mode == "RGBA"
 
 
 # -- metadata -----------------------------------------------------------------
@@ -254,7 +266,7 @@ def test_metadata_stripped_but_icc_kept(fmt: str, tmp_path: Path) -> None:
     original = load(tagged_original(tmp_path / "photo.jpg"))
     assert original.getexif() and {"xmp", "comment", "icc_profile"} <= original.info.keys()
     [variant] = variants(Path(original.filename), tmp_path / "out", target(width=160, format=fmt))
-    with Image.open(variant.path) as image:
+    with Image.open(file(variant)) as image:
         assert not image.getexif()
         assert not {"xmp", "comment", "exif"} & image.info.keys()
         assert image.info.get("icc_profile") == SRGB
@@ -267,7 +279,7 @@ def test_png_text_chunks_stripped(tmp_path: Path) -> None:
     original = make_original(tmp_path / "o.png", (64, 64), pnginfo=info)
     assert load(original).text
     [variant] = variants(original, tmp_path / "out", target(format="png"))
-    assert load(variant.path).text == {}
+    assert load(file(variant)).text == {}
 
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
@@ -298,14 +310,14 @@ EXPECTED_XMP = {
 @pytest.mark.parametrize("fmt", ["jpeg", "webp"])
 def test_provenance_as_xmp(fmt: str, wide: Path, tmp_path: Path) -> None:
     [variant] = variants(wide, tmp_path, target(width=120, format=fmt), provenance=PROVENANCE)
-    with Image.open(variant.path) as image:
+    with Image.open(file(variant)) as image:
         assert xmp_fields(image.info["xmp"]) == EXPECTED_XMP
 
 
 def test_provenance_as_png_text(wide: Path, tmp_path: Path) -> None:
     provenance = {**PROVENANCE, "prompt": "Ünïcode prompt — 世界"}
     [variant] = variants(wide, tmp_path, target(width=120, format="png"), provenance=provenance)
-    with Image.open(variant.path) as image:
+    with Image.open(file(variant)) as image:
         assert image.text["Title"] == "hero-spring"
         assert image.text["Description"] == "Ünïcode prompt — 世界"
         assert image.text["Software"] == "assetgen (gpt-image-1-mini)"
@@ -319,7 +331,7 @@ def test_rendering_is_deterministic(wide: Path, tmp_path: Path) -> None:
     second = render(wide, tmp_path / "b", *targets, provenance=PROVENANCE)
     assert [v.sha256 for v in first.variants] == [v.sha256 for v in second.variants]
     for variant in first.variants:
-        assert hashlib.sha256(variant.path.read_bytes()).hexdigest() == variant.sha256
+        assert hashlib.sha256(file(variant).read_bytes()).hexdigest() == variant.sha256
 
 
 # -- filenames ----------------------------------------------------------------
@@ -328,14 +340,14 @@ def test_rendering_is_deterministic(wide: Path, tmp_path: Path) -> None:
 def test_filename_placeholders(wide: Path, tmp_path: Path) -> None:
     pattern = "{name}/{width}x{height}-{hash8}.{ext}"
     [variant] = variants(wide, tmp_path, target(width=120, format="jpeg", filename=pattern))
-    digest = hashlib.sha256(variant.path.read_bytes()).hexdigest()
-    assert variant.path == tmp_path / "hero" / f"120x80-{digest[:8]}.jpg"
+    digest = hashlib.sha256(file(variant).read_bytes()).hexdigest()
+    assert file(variant) == tmp_path / "hero" / f"120x80-{digest[:8]}.jpg"
 
 
 def test_same_file_from_two_targets_is_written_once(small: Path, tmp_path: Path) -> None:
     capped = [target(str(w), width=w) for w in (960, 1536)]  # both 300 wide
     first, second = render(small, tmp_path, *capped).variants
-    assert first.path == second.path == tmp_path / "hero-300w.webp"
+    assert file(first) == file(second) == tmp_path / "hero-300w.webp"
 
 
 def test_two_targets_clashing_on_a_path_fail(small: Path, tmp_path: Path) -> None:
@@ -345,7 +357,7 @@ def test_two_targets_clashing_on_a_path_fail(small: Path, tmp_path: Path) -> Non
 
 
 def test_asset_name_cannot_escape_out_dir(wide: Path, tmp_path: Path) -> None:
-    escaping = VariantJob("../../evil", wide, tmp_path / "out", (target(width=10),))
+    escaping = VariantJob("../../evil", wide, tmp_path / "out", (target(width=10),), tmp_path)
     with pytest.raises(SpecError, match="outside"):
         render_job(escaping)
 
@@ -384,6 +396,24 @@ def test_unreadable_original_is_an_assetgen_error(tmp_path: Path) -> None:
         render(tmp_path / "bad.png", tmp_path, target())
 
 
+def test_results_are_the_locks_records_of_the_files(wide: Path, tmp_path: Path) -> None:
+    """A job names its files as the lock does (project-relative), with its encoder."""
+    out = tmp_path / "public" / "img"
+    one = VariantJob("hero", wide, out, (target(width=40, format="png"),), tmp_path)
+    [variant] = render_job(one).variants
+    written = tmp_path / "public/img/hero-40w.png"
+    assert variant == LockVariant(
+        path="public/img/hero-40w.png",
+        key="v",
+        sha256=hashlib.sha256(written.read_bytes()).hexdigest(),
+        width=40,
+        height=27,
+        bytes=written.stat().st_size,
+        format="png",
+        encoder=ENCODER,
+    )
+
+
 def test_jobs_and_results_pickle(wide: Path, tmp_path: Path) -> None:
     one = job(wide, tmp_path, target(width=40), provenance=PROVENANCE)
     assert pickle.loads(pickle.dumps(one)) == one
@@ -394,16 +424,16 @@ def test_jobs_and_results_pickle(wide: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_pool_renders_jobs(jobs: int, wide: Path, small: Path, tmp_path: Path) -> None:
     work = [
-        VariantJob(name, path, tmp_path, (target(width=64, format="jpeg"),))
+        VariantJob(name, path, tmp_path, (target(width=64, format="jpeg"),), tmp_path)
         for name, path in (("wide", wide), ("small", small))
     ]
     with make_pool(jobs) as pool:
         results = list(pool.map(render_job, work))
     assert [r.asset for r in results] == ["wide", "small"]
-    assert [load(r.variants[0].path).size for r in results] == [(64, 43), (64, 43)]
+    assert [load(tmp_path / r.variants[0].path).size for r in results] == [(64, 43), (64, 43)]
 
 
 def test_encoded_bytes_decode(wide: Path, tmp_path: Path) -> None:
     [variant] = variants(wide, tmp_path, target(width=50, format="webp"))
-    with Image.open(io.BytesIO(variant.path.read_bytes())) as image:
+    with Image.open(io.BytesIO(file(variant).read_bytes())) as image:
         image.verify()
