@@ -47,6 +47,9 @@ class Project:
     state_key: str = ""
     """What the expansion depends on besides templates and inputs: the spec's bytes
     and the options that change it (draft, ``--provider``)."""
+    state_slot: str = ""
+    """Those options alone: which of the spec's state files is this one (one per slot,
+    so each edit of the spec replaces its file rather than adding one)."""
     remote: RemoteCache | None = None
     """The remote cache tier (``[cache] remote``), when the command uses one."""
     _holding: bool = field(default=False, init=False, repr=False)
@@ -183,7 +186,7 @@ class Project:
     def assets(self) -> list[Asset]:
         if self.state is None:
             return expand(self.spec, self.hashes)
-        return self.state.assets(self.spec, self.hashes, key=self.state_key)
+        return self.state.assets(self.spec, self.hashes, key=self.state_key, slot=self.state_slot)
 
     def manifest_current(self, lock: Lockfile) -> bool:
         """Whether the manifest (if one is configured) is what ``lock`` gives."""
@@ -232,7 +235,9 @@ class Project:
         options = PlanOptions(refresh=frozenset(forced), rerender=rerender)
         lock, estimate = self.lock(), estimate or (lambda _: 0.0)
         state = self.state
-        keys = state.key_memo(self.spec, key=self.state_key) if state is not None else None
+        keys = None
+        if state is not None:
+            keys = state.key_memo(self.spec, key=self.state_key, slot=self.state_slot)
         plan = make_plan(
             self.spec, assets, lock, self.store, self.hashes, estimate, options, keys=keys
         )
@@ -251,7 +256,7 @@ class Project:
                 self.spec, assets, lock, self.store, self.hashes, estimate, options, found, keys
             )
         if state is not None and keys is not None:
-            state.remember_keys(self.spec, keys, key=self.state_key)
+            state.remember_keys(self.spec, keys, key=self.state_key, slot=self.state_slot)
         plan.notes.extend(
             check_outputs(plan.steps, self.spec.build.out_dir, file=self.spec.display_path)
         )
@@ -345,6 +350,7 @@ def open_project(spec_path: Path, *, provider: str | None = None, draft: bool = 
     state = spec.state_dir
     hashes = HashCache(state / "hashes.json")
     journal = state / ("draft-journal.jsonl" if draft else "journal.jsonl")
+    slot = f"{spec.provider.name}:{'draft' if draft else 'build'}"
     return Project(
         spec=spec,
         hashes=hashes,
@@ -357,7 +363,8 @@ def open_project(spec_path: Path, *, provider: str | None = None, draft: bool = 
         ),
         draft=draft,
         state=parsed,
-        state_key=f"{digest}:{spec.provider.name}:{'draft' if draft else 'build'}",
+        state_key=f"{digest}:{slot}",
+        state_slot=slot,
     )
 
 

@@ -278,14 +278,16 @@ class StateCache:
 
     # -- the assets -------------------------------------------------------------
 
-    def assets(self, spec: Spec, hashes: HashCache, *, key: str) -> list[Asset]:
+    def assets(self, spec: Spec, hashes: HashCache, *, key: str, slot: str = "") -> list[Asset]:
         """The spec's assets (:func:`assetgen.graph.expand`); ``key`` names the spec's
-        bytes and every option that changes the expansion (draft, ``--provider``).
+        bytes and every option that changes the expansion (draft, ``--provider``);
+        ``slot`` those options alone: one file per slot, whatever the spec's bytes,
+        so editing the spec replaces the file instead of adding one.
 
         Kept per ``[[asset]]`` table: a template edit renders again only the
         tables whose templates read it (watch mode's usual change).
         """
-        identity = f"{spec.path}\0{key}"
+        identity = f"{spec.path}\0{slot}"
         kept = self.read("assets", identity, key, refs=spec.assets)
         tables = _tables(kept, len(spec.assets))
         currency = _Currency(spec, hashes)
@@ -321,14 +323,14 @@ class StateCache:
 
     # -- the keys of the expansion (key_memo.KeyMemo) -----------------------------------
 
-    def key_memo(self, spec: Spec, *, key: str) -> KeyMemo:
+    def key_memo(self, spec: Spec, *, key: str, slot: str = "") -> KeyMemo:
         """The keys computed from the assets :meth:`assets` returned last."""
-        known = self.read("keys", f"{spec.path}\0{key}", key) if self.tokens else None
+        known = self.read("keys", f"{spec.path}\0{slot}", key) if self.tokens else None
         return KeyMemo(known if isinstance(known, dict) else None, tokens=self.tokens)
 
-    def remember_keys(self, spec: Spec, memo: KeyMemo, *, key: str) -> None:
+    def remember_keys(self, spec: Spec, memo: KeyMemo, *, key: str, slot: str = "") -> None:
         if self.tokens and memo.changed:
-            self.write("keys", f"{spec.path}\0{key}", key, memo.used)
+            self.write("keys", f"{spec.path}\0{slot}", key, memo.used)
 
     # -- the lock (lockfile.ParsedLocks) -------------------------------------------
 

@@ -269,6 +269,19 @@ def test_a_new_upstream_original_changes_the_dependents_key_under_the_memo(
     assert planned_keys(root, capsys) == fresh_keys(root)
 
 
+def test_spec_edits_replace_the_state_files_instead_of_adding_some(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Watch mode saves the spec again and again: the cache stays one file per kind."""
+    for word in ("cat", "owl", "elk", "yak"):
+        text = (site / "assetgen.toml").read_text()
+        (site / "assetgen.toml").write_text(text.replace("restyle the ", f"restyle the {word} "))
+        assert run(site, "plan") == 0
+    kinds = sorted(path.name.split("-")[0] for path in cache_files(site))
+    assert kinds == sorted(set(kinds)), kinds
+    assert {"spec", "assets", "keys", "lock"} <= set(kinds)
+
+
 # -- every kind of change reaches the answer ---------------------------------------------
 
 
