@@ -31,13 +31,14 @@ from .keyrecords import KeyRecord
 from .lockfile import LockEntry, Lockfile, LockInput, LockProvenance, LockVariant
 from .plan import AssetStep, Plan, Removal, effective_recipe
 from .project import Project, to_request
-from .providers.base import ImageRequest, ImageResult, Provider
 from .report import AssetOutcome, BuildReport, timestamp
 from .secrets import Redactor
 
 if TYPE_CHECKING:
     import asyncio  # imported where a build runs: a no-op needs no event loop
     from concurrent.futures import Executor
+
+    from .providers.base import ImageRequest, ImageResult, Provider
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,15 @@ SCALARS: dict[Any, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a provider that takes none: its ``[provider.<name>]`` must be empty.
+
+    (Defined here, below the providers, so the parsed-state cache can name it without
+    importing any provider code; :mod:`assetgen.providers.base` exports it too.)
+    """
+
+
 def as_is(value: Any) -> Any:
     return value
 

@@ -23,7 +23,6 @@ from .lockfile import LockEntry, Lockfile, LockFolders, LockStore
 from .manifest import manifest_current, write_manifest
 from .outputs import check_outputs
 from .plan import Plan, PlanOptions, make_plan, matching, remote_wanted
-from .providers.base import ImageRequest, InputImage
 from .spec_types import DEFAULT_STATE_DIR, Spec
 from .state_cache import StateCache
 from .store import Store
@@ -31,6 +30,7 @@ from .store import Store
 if TYPE_CHECKING:
     from .cache_tiers import RemoteCache
     from .keyrecords import KeyRecord
+    from .providers.base import ImageRequest, InputImage
 
 
 @dataclass
@@ -370,6 +370,7 @@ def open_project(spec_path: Path, *, provider: str | None = None, draft: bool = 
 
 def to_request(asset: Asset, key: str) -> ImageRequest:
     """The provider request for an asset (files by absolute path)."""
+    from .providers.base import ImageRequest, InputImage  # only when something is asked
 
     def image(role: str) -> InputImage | None:
         ref = asset.input(role)  # type: ignore[arg-type]

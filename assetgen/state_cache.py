@@ -84,8 +84,8 @@ from .lockfile import (
     LockProvenance,
     LockVariant,
 )
+from .options import NoOptions
 from .params import GenerationParams, ProviderOptions
-from .providers.base import NoOptions
 from .spec import layout_errors, load_spec, read_spec
 from .spec_types import (
     AssetSpec,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ..events import Emit, ignore
+from ..options import NoOptions as NoOptions  # re-exported: providers import it from here
 
 InputRole = Literal["image", "mask", "reference"]
 
@@ -116,11 +117,6 @@ class ImageResult:
     """The model that answered."""
     request_id: str | None = None
     warnings: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class NoOptions:
-    """The options of a provider that takes none: its ``[provider.<name>]`` must be empty."""
 
 
 class Provider(ABC):
