@@ -20,6 +20,10 @@ stay known; assetgen's code fingerprint retires the memo with any change to
 how keys are made. Everything else about the memo's file is
 the state cache's: authenticated, bounded, and a miss whenever in doubt.
 
+Each index is one string (the parts joined by NUL, which no name, hash or
+provider name contains): a dict of strings unpickles several times faster
+than one of tuples, and the memo is read by every no-op.
+
 What is kept is what the last plan used, so the memo stays as large as the
 project (a key no longer looked up is dropped at the next write).
 """
@@ -32,29 +36,30 @@ from typing import Any
 from .graph import Asset, generation_key, variant_key
 from .provider_registry import key_revision
 
-MemoIndex = tuple[Any, ...]
-
 
 class KeyMemo:
     """Known keys by what they were computed from; counts what a plan added or dropped."""
 
     def __init__(
-        self, known: dict[MemoIndex, str] | None = None, *, tokens: Mapping[int, str] | None = None
+        self, known: dict[str, str] | None = None, *, tokens: Mapping[int, str] | None = None
     ) -> None:
-        self.known: dict[MemoIndex, str] = known or {}
+        self.known: dict[str, str] = known or {}
         self.tokens: Mapping[int, str] = tokens or {}
         """The token of each ``[[asset]]`` table's expansion, by table index: a key is
         known only for the very expansion it was computed from."""
-        self.used: dict[MemoIndex, str] = {}
+        self.used: dict[str, str] = {}
         self.added = 0
         self._revisions: dict[str, int] = {}
 
     def generation(self, provider: str, asset: Asset) -> str:
+        token = self.tokens.get(asset.spec.index)
+        if token is None:  # no expansion token: nothing to remember the key by
+            return generation_key(provider, asset)
         revision = self._revisions.get(provider)
         if revision is None:
             revision = self._revisions[provider] = key_revision(provider)
-        inputs = tuple(ref.sha256 for ref in asset.inputs)
-        index = ("g", self._token(asset), asset.name, provider, revision, inputs)
+        inputs = ",".join(ref.sha256 or "" for ref in asset.inputs)
+        index = f"g\0{token}\0{asset.name}\0{provider}\0{revision}\0{inputs}"
         return self._lookup(index, lambda: generation_key(provider, asset))
 
     def variant(
@@ -62,15 +67,14 @@ class KeyMemo:
     ) -> str:
         """The key of variant ``position`` of ``asset`` made from ``original`` (sha256,
         width, height), whose effective recipe is ``recipe``."""
-        index = ("v", self._token(asset), asset.name, position, *original)
-        return self._lookup(index, lambda: variant_key(original[0], recipe))
+        token = self.tokens.get(asset.spec.index)
+        if token is None:
+            return variant_key(original[0], recipe)
+        sha256, width, height = original
+        index = f"v\0{token}\0{asset.name}\0{position}\0{sha256}\0{width}\0{height}"
+        return self._lookup(index, lambda: variant_key(sha256, recipe))
 
-    def _token(self, asset: Asset) -> str | None:
-        return self.tokens.get(asset.spec.index)
-
-    def _lookup(self, index: MemoIndex, compute: Callable[[], str]) -> str:
-        if index[1] is None:  # no expansion token: nothing to remember it by
-            return compute()
+    def _lookup(self, index: str, compute: Callable[[], str]) -> str:
         key = self.known.get(index)
         if key is None:
             key = self.known[index] = compute()
