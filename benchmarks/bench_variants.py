@@ -4,6 +4,7 @@
     python benchmarks/bench_variants.py --encoders      # the sweep behind the defaults
     python benchmarks/bench_variants.py --originals SRC --count 50   # write originals
     python benchmarks/bench_variants.py --workload SRC OUT           # assetgen renders them
+    python benchmarks/bench_variants.py --webp-methods SRC           # the workload's WebP trade
 
 ``--workload`` is assetgen's own rendering path (the build's pool and
 ``render_job``: one decode per original, atomic durable writes, hashes) on
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import random
 import sys
@@ -28,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -197,6 +199,40 @@ def workload(src: Path, out: Path, workers: int) -> int:
     return sum(v.bytes for result in results for v in result.variants)
 
 
+def psnr(reference: Image.Image, other: Image.Image) -> float:
+    """Peak signal-to-noise ratio of ``other`` against ``reference`` (RGB), in dB."""
+    rms = ImageStat.Stat(ImageChops.difference(reference, other.convert("RGB"))).rms
+    mse = sum(channel * channel for channel in rms) / len(rms)
+    return 10 * math.log10(255 * 255 / mse) if mse else float("inf")
+
+
+def webp_methods(src: Path, count: int = 8, repeat: int = 2) -> None:
+    """The workload's WebP targets at methods 4, 3 and 2: time, bytes and PSNR per original."""
+    originals = []
+    for path in sorted(src.glob("*.png"))[:count]:
+        with Image.open(path) as opened:
+            originals.append(opened.convert("RGB"))
+    for method in (4, 3, 2):
+        for width in (1536, 768):
+            seconds, size, quality = 0.0, 0, 0.0
+            for original in originals:
+                height = round(original.height * width / original.width)
+                image = original.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+                buffer = io.BytesIO()
+                for _ in range(repeat):
+                    buffer = io.BytesIO()
+                    start = time.perf_counter()
+                    image.save(buffer, "WEBP", quality=80, method=method)
+                    seconds = seconds + (time.perf_counter() - start) / repeat
+                size += buffer.tell()
+                quality += psnr(image, Image.open(io.BytesIO(buffer.getvalue())))
+            n = len(originals)
+            print(
+                f"webp q80 method {method} {width:5d} wide: {seconds / n * 1000:6.1f} ms "
+                f"{size / n / 1000:6.1f} kB  PSNR {quality / n:.2f} dB"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--originals", type=Path, metavar="SRC", help="write --count originals")
@@ -206,11 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pool size")
     parser.add_argument("--encoders", action="store_true", help="sweep encoder settings")
     parser.add_argument("--repeat", type=int, default=3, help="sweep: best of N encodes")
+    parser.add_argument("--webp-methods", type=Path, metavar="SRC", help="WebP methods on SRC")
     args = parser.parse_args(argv)
     if args.originals:
         write_originals(args.originals, args.count)
     elif args.workload:
         print(workload(*args.workload, args.jobs))
+    elif args.webp_methods:
+        webp_methods(args.webp_methods)
     elif args.encoders:
         for kind in ("grain", "flat"):
             sweep(kind, args.repeat)
