@@ -95,7 +95,18 @@ class ProviderReader(TableReader):
         values["name"] = self.provider_name = name
         self.written_provider = table.get("name")
         values["options"] = self.provider_options(table, name, written=table.get("name"))
-        return ProviderConfig(**{k: v for k, v in values.items() if v is not None})
+        config = ProviderConfig(**{k: v for k, v in values.items() if v is not None})
+        self.config_problems(name, config)
+        return config
+
+    def config_problems(self, name: str, config: ProviderConfig) -> None:
+        """The provider's own bounds on ``[provider]`` values, with every other problem."""
+        if not provider_registry.is_registered(name):
+            return  # reported as an unknown provider
+        cls = self.provider_class(name)
+        check = getattr(cls, "config_problems", None)
+        for problem in check(config) if check is not None else ():
+            self.problem(problem.message, field=problem.field or "provider", hint=problem.hint)
 
     def prices(self, table: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
         """``[provider] prices``, checked whichever provider the spec names."""

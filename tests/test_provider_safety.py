@@ -489,6 +489,23 @@ def test_too_many_retries_is_a_spec_error(
     assert "assetgen.toml" in err and "'provider.max_retries'" in err
 
 
+@pytest.mark.parametrize("command", ["plan", "check", "build"])
+def test_provider_bounds_are_checked_with_the_spec_even_when_nothing_is_asked(
+    api_env: FakeImagesAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """A no-op never makes the provider; its bounds are still refused, all at once."""
+    root = project(tmp_path, api_env)
+    assert cli(root, "build") == 0
+    spec = root / "assetgen.toml"
+    spec.write_text(spec.read_text().replace("[provider]\n", "[provider]\ntimeout = 1e9\n", 1))
+    spec.write_text(spec.read_text().replace("max_retries = 0", "max_retries = 99"))
+    capsys.readouterr()
+    assert cli(root, command) == 2
+    err = capsys.readouterr().err
+    assert "'provider.timeout'" in err and "'provider.max_retries'" in err, err
+    assert "Traceback" not in err
+
+
 def test_the_timeout_bounds_a_whole_trickled_answer(
     api_env: FakeImagesAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

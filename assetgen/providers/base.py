@@ -11,10 +11,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..events import Emit, ignore
 from ..options import NoOptions as NoOptions  # re-exported: providers import it from here
+
+if TYPE_CHECKING:
+    from ..errors import SpecError
+    from ..spec_types import ProviderConfig
 
 InputRole = Literal["image", "mask", "reference"]
 
@@ -146,6 +150,13 @@ class Provider(ABC):
 
     def __init__(self, emit: Emit = ignore) -> None:
         self.emit = emit
+
+    @classmethod
+    def config_problems(cls, config: ProviderConfig) -> list[SpecError]:
+        """What is wrong with the ``[provider]`` values for this provider (each a SpecError
+        naming its field). The spec pass reports them with every other problem, so they
+        are found whether or not a command goes on to make the provider."""
+        return []
 
     def check(self, request: ImageRequest) -> None:
         """Refuse, before any money is spent, a request this provider cannot serve.

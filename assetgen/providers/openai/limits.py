@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from ...errors import SpecError
+from ...errors import SpecError, SpecErrors
 from ...secrets import key_problem
 from ...spec_types import ProviderConfig
 from .models import MB
@@ -32,43 +32,47 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def check_config(config: ProviderConfig) -> None:
-    """Refuse ``[provider]`` values that would hang, spin or break a header (SpecError)."""
+    """Refuse ``[provider]`` values that would hang, spin or break a header (all at once)."""
+    SpecErrors.raise_if_any(config_problems(config))
+
+
+def config_problems(config: ProviderConfig) -> list[SpecError]:
+    """Every ``[provider]`` value that would hang, spin or break a header."""
+    problems: list[SpecError] = []
+
+    def refuse(message: str, field: str) -> None:
+        problems.append(SpecError(message, field=f"provider.{field}"))
+
     if not math.isfinite(config.timeout) or not 0 < config.timeout <= MAX_TIMEOUT:
-        raise SpecError(
+        refuse(
             f"expected a number of seconds > 0 and at most {MAX_TIMEOUT:g}, got {config.timeout!r}",
-            field="provider.timeout",
+            "timeout",
         )
     rpm = config.requests_per_minute
     if rpm is not None and not MIN_REQUESTS_PER_MINUTE <= rpm <= MAX_REQUESTS_PER_MINUTE:
-        raise SpecError(
+        refuse(
             f"expected {MIN_REQUESTS_PER_MINUTE:g} to {MAX_REQUESTS_PER_MINUTE:g} requests "
             f"a minute (at most a minute between two requests), got {rpm!r}",
-            field="provider.requests_per_minute",
+            "requests_per_minute",
         )
     if not MIN_BATCH_POLL <= config.batch_poll <= MAX_BATCH_POLL:
-        raise SpecError(
+        refuse(
             f"expected {MIN_BATCH_POLL:g} to {MAX_BATCH_POLL:g} seconds, got {config.batch_poll!r}",
-            field="provider.batch_poll",
+            "batch_poll",
         )
     if not 0 <= config.batch_wait <= MAX_BATCH_WAIT:
-        raise SpecError(
-            f"expected 0 to {MAX_BATCH_WAIT:g} seconds, got {config.batch_wait!r}",
-            field="provider.batch_wait",
-        )
+        refuse(f"expected 0 to {MAX_BATCH_WAIT:g} seconds, got {config.batch_wait!r}", "batch_wait")
     if not 0 <= config.max_retries <= MAX_RETRIES:
-        raise SpecError(
-            f"expected 0 to {MAX_RETRIES} retries, got {config.max_retries!r}",
-            field="provider.max_retries",
-        )
+        refuse(f"expected 0 to {MAX_RETRIES} retries, got {config.max_retries!r}", "max_retries")
     if not _ENV_NAME.fullmatch(config.api_key_env):
-        raise SpecError(
+        refuse(
             "expected the name of an environment variable (letters, digits and _), "
             "not the key itself",
-            field="provider.api_key_env",
+            "api_key_env",
         )
     for name in ("organization", "project"):
         value = getattr(config, name)
         problem = key_problem(value) if value is not None else None
         if problem is not None:
-            message = f"cannot be sent as an HTTP header: {problem}"
-            raise SpecError(message, field=f"provider.{name}")
+            refuse(f"cannot be sent as an HTTP header: {problem}", name)
+    return problems

@@ -45,7 +45,7 @@ from ..decode import UndecodableImage, check_image
 from .estimates import estimate_usd
 from .inputs import PreparedInputs, encode_kept, input_sizes, prepare_inputs
 from .lifecycle import lifecycle_note, transparency_hint
-from .limits import MAX_RESPONSE_BYTES, check_config
+from .limits import MAX_RESPONSE_BYTES, check_config, config_problems
 from .models import (
     MB,
     ModelProfile,
@@ -99,6 +99,10 @@ class OpenAIProvider(Provider):
 
     name = "openai"
     key_revision = 0
+
+    @classmethod
+    def config_problems(cls, config: ProviderConfig) -> list[SpecError]:
+        return config_problems(config)
 
     def __init__(
         self,
