@@ -228,7 +228,7 @@ class Session:
             from .shards import shard_plan
 
             plan = shard_plan(plan, shard)
-        if checked and any(step.action == "generate" for step in plan.steps):
+        if checked and plan.api_calls:
             from .build import preflight
 
             preflight(self.provider, plan, file=self.project.spec.display_path)

@@ -12,11 +12,16 @@ valid for exactly the inputs it was made from, which are checked on every use:
     (which follow symlinks) are checked again.
 ``assets``
     The expanded assets, for the spec's bytes, ``--provider`` and draft mode,
-    and every template the renders read, by the digest of the source Jinja2
-    compiled (project and stock templates, includes, imports and extends, and
-    names that were looked for and not found, which must still be missing). On
-    use every template file is read and hashed again, and every input image is
-    resolved (symlinks followed) and hashed again through the stat cache.
+    kept per ``[[asset]]`` table with every template that table's renders read,
+    by the digest of the source Jinja2 compiled (project and stock templates,
+    includes, imports and extends, and names that were looked for and not
+    found, which must still be missing). On use every template file is read and
+    hashed again, and every input image is resolved (symlinks followed) and
+    hashed again through the stat cache; a table that fails is rendered again,
+    alone. Each table's expansion carries a random token.
+``keys``
+    The keys the last plan computed from those assets (:mod:`assetgen.key_memo`),
+    each under the token of its table's expansion.
 ``lock``
     The parsed lock, for the SHA-256 of the lock's bytes and the folders its
     paths must stay in; on use every path is checked again, symlinks resolved
@@ -278,7 +283,7 @@ class StateCache:
 
     # -- the assets -------------------------------------------------------------
 
-    def assets(self, spec: Spec, hashes: HashCache, *, key: str, slot: str = "") -> list[Asset]:
+    def assets(self, spec: Spec, hashes: HashCache, *, key: str, slot: str) -> list[Asset]:
         """The spec's assets (:func:`assetgen.graph.expand`); ``key`` names the spec's
         bytes and every option that changes the expansion (draft, ``--provider``);
         ``slot`` those options alone: one file per slot, whatever the spec's bytes,
@@ -287,7 +292,7 @@ class StateCache:
         Kept per ``[[asset]]`` table: a template edit renders again only the
         tables whose templates read it (watch mode's usual change).
         """
-        identity = f"{spec.path}\0{slot}"
+        identity = _identity(spec, slot)
         kept = self.read("assets", identity, key, refs=spec.assets)
         tables = _tables(kept, len(spec.assets))
         currency = _Currency(spec, hashes)
@@ -323,14 +328,14 @@ class StateCache:
 
     # -- the keys of the expansion (key_memo.KeyMemo) -----------------------------------
 
-    def key_memo(self, spec: Spec, *, key: str, slot: str = "") -> KeyMemo:
+    def key_memo(self, spec: Spec, *, key: str, slot: str) -> KeyMemo:
         """The keys computed from the assets :meth:`assets` returned last."""
-        known = self.read("keys", f"{spec.path}\0{slot}", key) if self.tokens else None
+        known = self.read("keys", _identity(spec, slot), key) if self.tokens else None
         return KeyMemo(known if isinstance(known, dict) else None, tokens=self.tokens)
 
-    def remember_keys(self, spec: Spec, memo: KeyMemo, *, key: str, slot: str = "") -> None:
+    def remember_keys(self, spec: Spec, memo: KeyMemo, *, key: str, slot: str) -> None:
         if self.tokens and memo.changed:
-            self.write("keys", f"{spec.path}\0{slot}", key, memo.used)
+            self.write("keys", _identity(spec, slot), key, memo.used)
 
     # -- the lock (lockfile.ParsedLocks) -------------------------------------------
 
@@ -404,13 +409,15 @@ class _Currency:
     def __init__(self, spec: Spec, hashes: HashCache) -> None:
         self.spec = spec
         self.hashes = hashes
-        self._layout: tuple[Layout | None, bool] | None = None
+        layout, problems = build_layout(spec.root, spec.path, spec.build)
+        self.layout: Layout | None = None if problems else layout
+        """The folder rules as they resolve now; ``None`` (nothing is current) when they fail."""
         self._sources: dict[str, str | None] = {}
         self._missing: dict[str, bool] = {}
         self._inputs: dict[str, tuple[Path | None, str]] = {}
 
     def table(self, templates: tuple[TemplateDep, ...], assets: Sequence[Asset]) -> bool:
-        return self.templates(templates) and self.inputs(assets)
+        return self.layout is not None and self.templates(templates) and self.inputs(assets)
 
     def templates(self, templates: tuple[TemplateDep, ...]) -> bool:
         for missing, filename, digest in templates:
@@ -450,15 +457,15 @@ class _Currency:
         return True
 
     def input(self, source: str) -> tuple[Path | None, str]:
-        if self._layout is None:
-            layout, problems = build_layout(self.spec.root, self.spec.path, self.spec.build)
-            self._layout = (layout, layout is not None and not problems)
-        layout, usable = self._layout
-        if layout is None or not usable:
-            return (None, "")
-        path, _ = check_input(layout, source, self.spec.root)
+        assert self.layout is not None  # table() looks at inputs only under usable rules
+        path, _ = check_input(self.layout, source, self.spec.root)
         digest = self.hashes.sha256_or_none(path) if path is not None else None
         return (path, digest or "")
+
+
+def _identity(spec: Spec, slot: str) -> str:
+    """Which file of a kind holds a spec's state: one per spec and slot."""
+    return f"{spec.path}\0{slot}"
 
 
 def _lock_key(digest: str, folders: LockFolders) -> tuple[str, str, str, str]:
